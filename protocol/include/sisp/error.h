@@ -1,0 +1,75 @@
+/* sisp error codes: one X-macro list generates the enum, sisp_strerror() and
+ * sisp_err_name(). Functions return 0 on success and a negative SISP_E* value on
+ * failure. The positive form of a code is what travels in an ERROR frame, so the
+ * numbers below are part of the wire protocol: never renumber, only append. */
+#ifndef SISP_ERROR_H
+#define SISP_ERROR_H
+
+/* XX(NAME, number, message) */
+#define SISP_ERRNO_MAP(XX)                                                                         \
+    /* local */                                                                                    \
+    XX(ENOMEM, 1, "out of memory")                                                                 \
+    XX(EINVAL, 2, "invalid argument")                                                              \
+    /* framing (1x) */                                                                             \
+    XX(EVERSION, 10, "unsupported protocol version")                                               \
+    XX(ETYPE, 11, "unknown frame type")                                                            \
+    XX(EFLAGS, 12, "reserved frame flags set")                                                     \
+    XX(ETOOBIG, 13, "frame larger than the limit for this session state")                          \
+    XX(ESTREAM, 14, "stream id not allowed for this frame type")                                   \
+    XX(ESTATE, 15, "frame type not allowed in this session state")                                 \
+    XX(EMAGIC, 16, "bad HELLO magic")                                                              \
+    XX(EPROTO, 17, "protocol violation")                                                           \
+    /* payload fields (2x) */                                                                      \
+    XX(EFIELD, 20, "malformed field header or field overruns the payload")                         \
+    XX(EFIELDTYPE, 21, "field has the wrong wire type")                                            \
+    XX(EFIELDLEN, 22, "field length out of range")                                                 \
+    XX(EDUPFIELD, 23, "duplicate field")                                                           \
+    XX(EMISSING, 24, "required field missing")                                                     \
+    XX(EUNKNOWNFIELD, 25, "unknown critical field")                                                \
+    XX(ETOOMANY, 26, "too many repeated fields")                                                   \
+    XX(EUTF8, 27, "text is not UTF-8 or contains control characters")                              \
+    XX(EUSERNAME, 28, "invalid user name (3-32 of a-z 0-9 _ -)")                                   \
+    XX(EIMAGENAME, 29, "invalid image name (1-128 of A-Z a-z 0-9 . _ -, starting alphanumeric)")   \
+    XX(EGROUPNAME, 30, "invalid group name (3-32 of a-z 0-9 _ -)")                                 \
+    XX(EINVITECODE, 31, "invalid invite code format (8-64 of A-Z a-z 0-9 -)")                      \
+    XX(EVALUE, 32, "field value out of range")                                                     \
+    /* requests (4x) */                                                                            \
+    XX(EAUTH, 40, "authentication required")                                                       \
+    XX(EPERM, 41, "permission denied")                                                             \
+    XX(ENOTFOUND, 42, "not found")                                                                 \
+    XX(EEXIST, 43, "already exists")                                                               \
+    XX(EQUOTA, 44, "quota exceeded")                                                               \
+    XX(ERATELIMIT, 45, "rate limited; retry later")                                                \
+    XX(EINVITE, 46, "invite code invalid, expired or already used")                                \
+    XX(EREVOKED, 47, "certificate revoked")                                                        \
+    XX(ECSR, 48, "certificate signing request invalid")                                            \
+    XX(ESIG, 49, "signature verification failed")                                                  \
+    XX(EBUSY, 50, "too many connections or transfers; retry later")                                \
+    XX(ECANCELED, 51, "transfer canceled")                                                         \
+    XX(ESIZE, 52, "transfer size does not match what was declared")                                \
+    XX(ECONTENT, 53, "unsupported content type")                                                   \
+    /* peer and system (6x) */                                                                     \
+    XX(ETIMEDOUT, 60, "timed out")                                                                 \
+    XX(ESHUTDOWN, 61, "server shutting down")                                                      \
+    XX(EIO, 62, "I/O error")                                                                       \
+    XX(ESTORE, 63, "storage error")                                                                \
+    XX(ECRYPTO, 64, "cryptographic operation failed")                                              \
+    XX(EINTERNAL, 65, "internal error")
+
+typedef enum {
+    SISP_OK = 0,
+#define SISP__ERR_ENUM(name, num, msg) SISP_##name = -(num),
+    SISP_ERRNO_MAP(SISP__ERR_ENUM)
+#undef SISP__ERR_ENUM
+} sisp_err_t;
+
+/* Human-readable message for a code (0, or negative SISP_E*). Never NULL. */
+const char *sisp_strerror(int err);
+
+/* Symbolic name ("EUSERNAME") for a code. Never NULL; "UNKNOWN" for unknown codes. */
+const char *sisp_err_name(int err);
+
+/* 1 if err (negative) is a code defined above, else 0. */
+int sisp_err_known(int err);
+
+#endif
