@@ -60,7 +60,7 @@ int sisp_frame_decode(sisp_decoder_t *d, const uint8_t *buf, size_t len, sisp_fr
     if (!sisp_type_allowed(d->role, d->state, type))
         return fail(d, SISP_ESTATE);
     uint32_t limit = type == SISP_T_DATA ? d->limits.max_data : d->limits.max_control;
-    if (length > limit)
+    if (length > limit || limit == 0) /* a zero limit means the type is not accepted */
         return fail(d, SISP_ETOOBIG);
     size_t total = SISP_HEADER_SIZE + (size_t)length;
     if (len < total) {

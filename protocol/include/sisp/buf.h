@@ -87,7 +87,7 @@ typedef struct {
 
 static inline void sisp_reader_init(sisp_reader_t *r, sisp_slice_t s) {
     r->pos = s.ptr;
-    r->end = s.ptr + s.len;
+    r->end = s.len ? s.ptr + s.len : s.ptr; /* NULL + 0 is undefined */
     r->failed = 0;
 }
 static inline size_t sisp_reader_left(const sisp_reader_t *r) {

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs what sisp's build, tests, fuzzers and demo need on Debian 12. Idempotent: when
+# every package is already installed it changes nothing and does not touch the network.
+set -eu
+
+PACKAGES="
+  cmake make gcc libc6-dev pkg-config
+  clang libclang-rt-14-dev clang-format
+  libuv1-dev libwolfssl-dev libsqlite3-dev
+  libpng-dev libjpeg62-turbo-dev libsdl2-dev
+"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    echo "deps: all packages present"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+fi
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
