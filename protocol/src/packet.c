@@ -8,48 +8,7 @@
 
 _Static_assert(sizeof(sisp_packet_t) < 65536, "schema offsets are 16-bit");
 
-/* ---- field descriptor helpers ----
- * The char-array trick fails to compile if a struct member's width does not match its
- * wire type, so a table entry cannot silently write 8 bytes into a 4-byte member. */
-#define MEMBER_SIZE(st, m) sizeof(((st *)0)->m)
-#define CHECKED_OFF(st, m, w)                                                                      \
-    ((uint16_t)(sizeof(char[MEMBER_SIZE(st, m) == (w) ? 1 : -1]) * offsetof(st, m)))
-#define ARRAY_LEN(st, m) ((uint16_t)(sizeof(((st *)0)->m) / sizeof(((st *)0)->m[0])))
-
-#define U8(st, id, fl, m, lo, hi)                                                                  \
-    { id, SISP_W_U8, fl, SISP_C_NONE, #m, CHECKED_OFF(st, m, 1), 0, 0, 0, lo, hi, NULL }
-#define U16(st, id, fl, m, lo, hi)                                                                 \
-    { id, SISP_W_U16, fl, SISP_C_NONE, #m, CHECKED_OFF(st, m, 2), 0, 0, 0, lo, hi, NULL }
-#define U32(st, id, fl, m, lo, hi)                                                                 \
-    { id, SISP_W_U32, fl, SISP_C_NONE, #m, CHECKED_OFF(st, m, 4), 0, 0, 0, lo, hi, NULL }
-#define U64(st, id, fl, m, lo, hi)                                                                 \
-    { id, SISP_W_U64, fl, SISP_C_NONE, #m, CHECKED_OFF(st, m, 8), 0, 0, 0, lo, hi, NULL }
-#define BYTES(st, id, fl, chk, m, lo, hi)                                                          \
-    {                                                                                              \
-        id, SISP_W_BYTES, fl, chk, #m, CHECKED_OFF(st, m, sizeof(sisp_slice_t)), 0, 0, 0, lo, hi,  \
-            NULL                                                                                   \
-    }
-#define TEXT(st, id, fl, chk, m, lo, hi)                                                           \
-    {                                                                                              \
-        id, SISP_W_TEXT, fl, chk, #m, CHECKED_OFF(st, m, sizeof(sisp_slice_t)), 0, 0, 0, lo, hi,   \
-            NULL                                                                                   \
-    }
-#define REP(st, id, wt, fl, chk, m, cnt, lo, hi, sub)                                              \
-    {                                                                                              \
-        id, wt, (fl) | SISP_F_REP, chk, #m, (uint16_t)offsetof(st, m), CHECKED_OFF(st, cnt, 4),    \
-            ARRAY_LEN(st, m), (uint16_t)sizeof(((st *)0)->m[0]), lo, hi, sub                       \
-    }
-#define REQ SISP_F_REQ
-#define OPT 0u
-
-#define SCHEMA(sname, st, validate)                                                                \
-    static const sisp_schema_t schema_##sname = {#sname, fields_##sname,                           \
-                                                 sizeof fields_##sname / sizeof fields_##sname[0], \
-                                                 sizeof(st), validate}
-
-#define NAME_USER SISP_C_USER
-#define NAME_GROUP SISP_C_GROUP
-#define NAME_IMAGE SISP_C_IMAGE
+#include "schema_macros.h"
 
 /* HELLO */
 static const sisp_field_desc_t fields_hello[] = {
@@ -523,8 +482,6 @@ static int is_empty(const sisp_field_desc_t *f, const void *slot) {
     return ((const sisp_slice_t *)slot)->len == 0;
 }
 
-static int fields_encode(sisp_buf_t *out, const sisp_schema_t *s, const void *value);
-
 static int put_field(sisp_buf_t *out, const sisp_field_desc_t *f, const void *slot) {
     uint8_t hdr[SISP_FIELD_HEADER_SIZE];
     hdr[0] = (uint8_t)(f->id | ((f->flags & SISP_F_REQ) ? SISP_FIELD_CRITICAL : 0));
@@ -537,7 +494,7 @@ static int put_field(sisp_buf_t *out, const sisp_field_desc_t *f, const void *sl
         sisp_store32(hdr + 2, 0);
         if ((rc = sisp_buf_append(out, hdr, sizeof hdr)) != 0)
             return rc;
-        if ((rc = fields_encode(out, f->sub, slot)) != 0)
+        if ((rc = sisp_fields_encode(out, f->sub, slot)) != 0)
             return rc;
         size_t n = out->len - at - sizeof hdr;
         if (n > UINT32_MAX)
@@ -566,7 +523,7 @@ static int put_field(sisp_buf_t *out, const sisp_field_desc_t *f, const void *sl
     return sisp_buf_append(out, sl->ptr, sl->len);
 }
 
-static int fields_encode(sisp_buf_t *out, const sisp_schema_t *s, const void *value) {
+int sisp_fields_encode(sisp_buf_t *out, const sisp_schema_t *s, const void *value) {
     const uint8_t *base = value;
     int rc;
     if (s->validate && (rc = s->validate(value)) != 0)
@@ -630,7 +587,7 @@ int sisp_payload_encode(sisp_buf_t *out, uint8_t type, uint32_t stream, const vo
     size_t start = out->len;
     int rc = sisp_frame_put_header(out, type, 0, stream, 0);
     if (rc == 0)
-        rc = fields_encode(out, s, in);
+        rc = sisp_fields_encode(out, s, in);
     if (rc == 0) {
         size_t n = out->len - start - SISP_HEADER_SIZE;
         if (n > SISP_LIMIT_ABSOLUTE)

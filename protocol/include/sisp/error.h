@@ -54,7 +54,20 @@
     XX(EIO, 62, "I/O error")                                                                       \
     XX(ESTORE, 63, "storage error")                                                                \
     XX(ECRYPTO, 64, "cryptographic operation failed")                                              \
-    XX(EINTERNAL, 65, "internal error")
+    XX(EINTERNAL, 65, "internal error")                                                            \
+    /* sealed images and keys (7x) */                                                              \
+    XX(ESEALFMT, 70, "not a sealed image, or its header is malformed")                             \
+    XX(EMANIFEST, 71, "manifest malformed or inconsistent")                                        \
+    XX(EOWNER, 72, "manifest owner is not the claimed owner")                                      \
+    XX(EMISMATCH, 73, "manifest does not match the image's name or group")                         \
+    XX(EUNWRAP, 74, "key unwrap failed: wrong key, or the wrapped key was tampered with")          \
+    XX(ETAG, 75, "chunk authentication failed: tampered, reordered or from another image")         \
+    XX(ETRUNCATED, 76, "sealed image ends early")                                                  \
+    XX(EEXTRA, 77, "data after the final chunk")                                                   \
+    XX(EHASH, 78, "ciphertext does not match the manifest's SHA-256")                              \
+    XX(EPASSPHRASE, 79, "wrong passphrase, or the key file was altered")                           \
+    XX(EKEYFILE, 80, "not a sisp key file, or a malformed one")                                    \
+    XX(EKEY, 81, "invalid key")
 
 typedef enum {
     SISP_OK = 0,

@@ -4,6 +4,8 @@
 #ifndef SISP_SCHEMA_H
 #define SISP_SCHEMA_H
 
+#include <sisp/buf.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,4 +68,7 @@ const sisp_schema_t *sisp_schema_for(uint8_t type);
 
 /* Decode a field sequence into value (zeroed first) / encode value as a field sequence. */
 int sisp_fields_decode(const sisp_schema_t *s, const uint8_t *p, size_t len, void *value);
+/* Appends value's fields (validated as on decode) to out. On error out may hold a partial
+ * encoding: callers truncate to where they started. */
+int sisp_fields_encode(sisp_buf_t *out, const sisp_schema_t *s, const void *value);
 #endif
