@@ -4,19 +4,13 @@
  * Input: one selector byte (receiver role, session state, and whether tiny limits are in
  * force), then the byte stream as it would arrive from a peer. Every frame that decodes
  * must re-encode, and the re-encoding must decode to the same packet. */
+#include "fuzz_util.h"
+
 #include <sisp/packet.h>
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(c)                                                                                 \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
 
 static sisp_packet_t pkt, again;
 

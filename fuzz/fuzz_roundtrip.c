@@ -3,20 +3,14 @@
  * encoding must be a fixed point (encoding it again gives the same bytes).
  *
  * Input: one byte choosing the frame type (modulo the catalog), then the payload. */
+#include "fuzz_util.h"
+
 #include <sisp/packet.h>
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(c)                                                                                 \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
 
 static sisp_packet_t first, second;
 

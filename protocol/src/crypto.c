@@ -1,6 +1,7 @@
 /* wolfCrypt behind sisp's own small interface. */
 #include <sisp/crypto.h>
 #include <sisp/error.h>
+#include <sisp/names.h>
 
 #include <wolfssl/options.h>
 
@@ -240,7 +241,7 @@ int sisp_x25519_shared(const uint8_t priv[SISP_KEY_SIZE], const uint8_t peer_pub
 
 static int x25519_message(sisp_slice_t user, const uint8_t pub[SISP_KEY_SIZE],
                           uint8_t m[1 + 255 + SISP_KEY_SIZE], size_t *len) {
-    if (user.len == 0 || user.len > 255)
+    if (sisp_check_username((const char *)user.ptr, user.len) != 0)
         return SISP_EUSERNAME;
     m[0] = (uint8_t)user.len;
     memcpy(m + 1, user.ptr, user.len);

@@ -139,8 +139,6 @@ int sisp_grant_verify(const uint8_t granter_pub[SISP_KEY_SIZE], sisp_slice_t gro
     int rc = grant_message(group, epoch, recipient, wrapped, &m);
     if (rc == 0)
         rc = sisp_ident_verify(granter_pub, SISP_DOMAIN_GRANT, m.data, m.len, sig, sig_len);
-    else
-        rc = SISP_ESIG;
     sisp_buf_free(&m);
     return rc;
 }
@@ -228,13 +226,19 @@ int sisp_keyfile_decode(const uint8_t *in, size_t len, int kind, const char *pas
     if (len != SISP_KEYFILE_SIZE || memcmp(in, KF_MAGIC, 7) != 0 || in[7] != 1 || in[8] != kind)
         return SISP_EKEYFILE;
     if (in[9] == 0) {
-        if (!sisp_ct_eq(in + KF_HEADER + KF_BODY, zero_tag, sizeof zero_tag))
+        /* In the clear: parameters, salt, nonce and tag are all zero. */
+        static const uint8_t zero_params[KF_HEADER - 10];
+        if (!sisp_ct_eq(in + KF_HEADER + KF_BODY, zero_tag, sizeof zero_tag) ||
+            !sisp_ct_eq(in + 10, zero_params, sizeof zero_params))
             return SISP_EKEYFILE;
         memcpy(body, in + KF_HEADER, KF_BODY);
     } else if (in[9] == 1) {
         *is_protected = 1;
         unsigned log2n = in[10], r = in[11], p = in[12];
-        if (log2n < 10 || log2n > SISP_SCRYPT_LOG2N_MAX || r < 1 || r > 32 || p < 1 || p > 4)
+        /* Bounds before any work: scrypt needs 128 * r * 2^log2n bytes, and wolfCrypt takes
+         * r <= 8 and log2n < 16 * r. */
+        if (log2n < 10 || log2n > SISP_SCRYPT_LOG2N_MAX || r < 1 || r > 8 || log2n >= 16 * r ||
+            p < 1 || p > 4)
             return SISP_EKEYFILE;
         if (passphrase == NULL || passphrase[0] == '\0')
             return SISP_EPASSPHRASE;
@@ -245,7 +249,7 @@ int sisp_keyfile_decode(const uint8_t *in, size_t len, int kind, const char *pas
                                in + KF_HEADER + KF_BODY);
         sisp_wipe(k, sizeof k);
         if (rc != 0)
-            return rc == SISP_ETAG ? SISP_EPASSPHRASE : rc;
+            return rc == SISP_ETAG ? SISP_EPASSPHRASE : SISP_EKEYFILE;
     } else {
         return SISP_EKEYFILE;
     }

@@ -68,8 +68,7 @@ static const sisp_field_desc_t fields_manifest[] = {
 };
 SCHEMA(manifest, sisp_manifest_t, validate_manifest);
 
-const sisp_schema_t *sisp__manifest_schema(void);
-const sisp_schema_t *sisp__manifest_schema(void) {
+const sisp_schema_t *sisp_manifest_schema(void) {
     return &schema_manifest;
 }
 
@@ -379,6 +378,10 @@ int sisp_sealed_header_write(sisp_buf_t *out, const uint8_t *manifest, size_t ma
 int sisp_sealed_header_parse(const uint8_t *p, size_t len, sisp_slice_t *manifest,
                              sisp_slice_t *sig, size_t *header_len) {
     const size_t fixed = SISP_SEALED_MAGIC_LEN + 1 + 4;
+    if (len == 0) {
+        *header_len = fixed;
+        return SISP_NEED_MORE;
+    }
     size_t have = len < SISP_SEALED_MAGIC_LEN ? len : SISP_SEALED_MAGIC_LEN;
     if (memcmp(p, SISP_SEALED_MAGIC, have) != 0 ||
         (len > SISP_SEALED_MAGIC_LEN && p[SISP_SEALED_MAGIC_LEN] != SISP_SEAL_VERSION))
@@ -443,6 +446,8 @@ int sisp_open_init(sisp_open_t *o, const uint8_t *manifest, size_t manifest_len,
 int sisp_open_key(sisp_open_t *o, const uint8_t epoch_key[SISP_KEY_SIZE]) {
     if (o->err)
         return o->err;
+    if (o->keyed)
+        return SISP_EINVAL; /* one key per open */
     int rc = sisp_ck_unwrap(epoch_key, o->m.group, o->m.epoch, o->m.nonce_prefix.ptr,
                             o->m.wrapped_key.ptr, o->m.wrapped_key.len, o->content_key);
     if (rc != 0)

@@ -1,8 +1,12 @@
-/* Generates the catalog part of docs/PROTOCOL.md from the schema tables and the sample
- * packets, so the document cannot drift from the code: test_vectors compares the two. */
+/* Generates parts of docs/PROTOCOL.md from the schema tables, the sample packets and the
+ * fixed-key sealer, so the document cannot drift from the code: test_vectors compares the
+ * two. */
+#include "seal_fixture.h"
 #include "vectors.h"
 
+#include <sisp/keys.h>
 #include <sisp/schema.h>
+#include <sisp/seal.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -183,11 +187,11 @@ static int vector_block(sisp_buf_t *b, const t_vector_t *v) {
     return rc;
 }
 
-int t_catalog_markdown(sisp_buf_t *b) {
+static int catalog(sisp_buf_t *b) {
     char s1[64], s2[64];
     static const char *rules[] = {"0", "non-zero", "any"};
 
-    TRY(bprintf(b, "%s\n### Frame types\n\n", T_DOC_BEGIN));
+    TRY(bprintf(b, "\n### Frame types\n\n"));
     TRY(bprintf(b, "| code | type | server accepts it in | client accepts it in | stream id |\n"
                    "|---|---|---|---|---|\n"));
     for (unsigned t = 0; t < 256; t++) {
@@ -250,5 +254,161 @@ int t_catalog_markdown(sisp_buf_t *b) {
             TRY(bprintf(b, "%s%02x", k ? " " : "", v->bytes[k]));
         TRY(bprintf(b, "` | `%s` |\n", sisp_err_name(v->err)));
     }
-    return bprintf(b, "\n%s", T_DOC_END);
+    return bprintf(b, "\n");
+}
+
+/* ---- the sealed-image worked example ---- */
+
+static int hex_row(sisp_buf_t *b, const char *label, const uint8_t *p, size_t n) {
+    TRY(bprintf(b, "| %s | `", label));
+    for (size_t i = 0; i < n; i++)
+        TRY(bprintf(b, "%02x", p[i]));
+    return bprintf(b, "` |\n");
+}
+
+static int fenced_hex(sisp_buf_t *b, const char *info, const uint8_t *p, size_t n) {
+    TRY(bprintf(b, "```%s\n", info));
+    TRY(hex_block(b, "", p, n));
+    return bprintf(b, "```\n\n");
+}
+
+static int sealed(sisp_buf_t *b) {
+    sisp_buf_t file;
+    sisp_slice_t manifest, sig;
+    size_t header_len = 0;
+    sisp_ident_key_t alice;
+    sisp_x25519_key_t alice_x, bob_x;
+    uint8_t wrapped_ck[SISP_WRAPPED_CK_SIZE], wrapped_ek[SISP_WRAPPED_EPOCH_SIZE];
+    uint8_t grant_sig[SISP_SIG_SIZE], x_sig[SISP_SIG_SIZE], nonce[SISP_GCM_NONCE_SIZE];
+    const sisp_slice_t family = sisp_slice_str("family"), bob = sisp_slice_str("bob");
+    int rc;
+
+    sisp_buf_init(&file, 0);
+    rc = t_seal_fixed(t_png_1x1, sizeof t_png_1x1, 4096, 0, t_alice_seed, &file);
+    if (rc == 0)
+        rc = sisp_sealed_header_parse(file.data, file.len, &manifest, &sig, &header_len);
+    if (rc == 0)
+        rc = sisp_ident_from_seed(t_alice_seed, &alice);
+    if (rc == 0)
+        rc = sisp_x25519_from_private(t_alice_x25519, &alice_x);
+    if (rc == 0)
+        rc = sisp_x25519_from_private(t_bob_x25519, &bob_x);
+    if (rc == 0)
+        rc = sisp_ck_wrap(t_epoch_key, family, 1, t_nonce_prefix, t_content_key, t_wrap_nonce,
+                          wrapped_ck);
+    if (rc == 0)
+        rc =
+            sisp_epoch_wrap_fixed(t_eph_x25519, t_epoch_key, bob_x.pub, family, 1, bob, wrapped_ek);
+    if (rc == 0)
+        rc = sisp_grant_sign(&alice, family, 1, bob, sisp_slice(wrapped_ek, sizeof wrapped_ek),
+                             grant_sig);
+    if (rc == 0)
+        rc = sisp_x25519_sign(&alice, sisp_slice_str("alice"), alice_x.pub, x_sig);
+    if (rc != 0) {
+        sisp_buf_free(&file);
+        return rc;
+    }
+    memcpy(nonce, t_nonce_prefix, 7);
+    memset(nonce + 7, 0, 4);
+    nonce[11] = 1;
+
+    rc = bprintf(b, "\n#### Inputs\n\n| input | value (hex) |\n|---|---|\n");
+    if (rc == 0)
+        rc = hex_row(b, "alice's identity seed (RFC 8032 §7.1 test 1)", t_alice_seed, 32);
+    if (rc == 0)
+        rc = hex_row(b, "alice's identity public key", alice.pub, 32);
+    if (rc == 0)
+        rc = hex_row(b, "epoch key of group `family`, epoch 1", t_epoch_key, 32);
+    if (rc == 0)
+        rc = hex_row(b, "content key", t_content_key, 32);
+    if (rc == 0)
+        rc = hex_row(b, "nonce prefix", t_nonce_prefix, 7);
+    if (rc == 0)
+        rc = hex_row(b, "content-key wrap nonce", t_wrap_nonce, 12);
+    if (rc == 0)
+        rc = hex_row(b, "plaintext: a 1x1 PNG (67 bytes)", t_png_1x1, sizeof t_png_1x1);
+    if (rc == 0)
+        rc = bprintf(b,
+                     "\nOwner `alice`, image `beach.png`, group `family`, epoch 1, created %u, "
+                     "chunk size 4096: one chunk, the final one.\n\n",
+                     T_CREATED);
+    if (rc == 0)
+        rc = bprintf(b, "#### Wrapped content key (%zu bytes)\n\n", sizeof wrapped_ck);
+    if (rc == 0)
+        rc = fenced_hex(b, "", wrapped_ck, sizeof wrapped_ck);
+    if (rc == 0)
+        rc = bprintf(b, "#### Manifest (%zu bytes)\n\n```sisp-manifest\n", manifest.len);
+    if (rc == 0)
+        rc = annotate(b, sisp_manifest_schema(), manifest.ptr, manifest.len, 0);
+    if (rc == 0)
+        rc = bprintf(b, "```\n\n#### Signature: Ed25519 over `SISP-MANIFEST-1` 00 ‖ manifest\n\n");
+    if (rc == 0)
+        rc = fenced_hex(b, "", sig.ptr, sig.len);
+    if (rc == 0)
+        rc = bprintf(b, "#### Chunk 0 (final): nonce and ciphertext ‖ tag\n\n");
+    if (rc == 0)
+        rc = fenced_hex(b, "", nonce, sizeof nonce);
+    if (rc == 0)
+        rc = fenced_hex(b, "", file.data + header_len, file.len - header_len);
+    if (rc == 0)
+        rc = bprintf(b,
+                     "#### The whole sealed file (%zu bytes: %zu of header, manifest and "
+                     "signature, then the chunk)\n\n",
+                     file.len, header_len);
+    if (rc == 0)
+        rc = fenced_hex(b, "sisp-sealed id=beach", file.data, file.len);
+
+    if (rc == 0)
+        rc = bprintf(b, "#### Epoch key wrapped to bob\n\n| input | value (hex) |\n|---|---|\n");
+    if (rc == 0)
+        rc = hex_row(b, "bob's X25519 private key (RFC 7748 §6.1)", t_bob_x25519, 32);
+    if (rc == 0)
+        rc = hex_row(b, "bob's X25519 public key", bob_x.pub, 32);
+    if (rc == 0)
+        rc = hex_row(b, "ephemeral X25519 private key", t_eph_x25519, 32);
+    if (rc == 0)
+        rc = bprintf(b, "\nGroup `family`, epoch 1, recipient `bob`; the epoch key above. "
+                        "Wrapped (ephemeral public key ‖ ciphertext ‖ tag):\n\n");
+    if (rc == 0)
+        rc = fenced_hex(b, "sisp-epoch-wrap id=bob", wrapped_ek, sizeof wrapped_ek);
+    if (rc == 0)
+        rc = bprintf(b, "alice's grant signature over it (`SISP-GRANT-1`):\n\n");
+    if (rc == 0)
+        rc = fenced_hex(b, "", grant_sig, sizeof grant_sig);
+    if (rc == 0)
+        rc = bprintf(b, "#### alice's X25519 key and its signature\n\n| input | value (hex) |\n"
+                        "|---|---|\n");
+    if (rc == 0)
+        rc = hex_row(b, "alice's X25519 private key (RFC 7748 §6.1)", t_alice_x25519, 32);
+    if (rc == 0)
+        rc = hex_row(b, "alice's X25519 public key", alice_x.pub, 32);
+    if (rc == 0)
+        rc = hex_row(b, "signature (`SISP-X25519-KEY-1`, user `alice`)", x_sig, sizeof x_sig);
+    if (rc == 0)
+        rc = bprintf(b, "\n");
+    sisp_buf_free(&file);
+    return rc;
+}
+
+const char *const t_doc_sections[] = {"catalog", "sealed"};
+const size_t t_doc_section_count = sizeof t_doc_sections / sizeof t_doc_sections[0];
+
+void t_doc_markers(const char *section, char *begin, size_t begin_size, char *end,
+                   size_t end_size) {
+    snprintf(begin, begin_size,
+             "<!-- BEGIN GENERATED %s by sisp-protodoc: do not edit by hand -->\n", section);
+    snprintf(end, end_size, "<!-- END GENERATED %s -->\n", section);
+}
+
+int t_doc_generate(const char *section, sisp_buf_t *out) {
+    char begin[128], end[128];
+    t_doc_markers(section, begin, sizeof begin, end, sizeof end);
+    TRY(bprintf(out, "%s", begin));
+    if (strcmp(section, "catalog") == 0)
+        TRY(catalog(out));
+    else if (strcmp(section, "sealed") == 0)
+        TRY(sealed(out));
+    else
+        return SISP_EINVAL;
+    return bprintf(out, "%s", end);
 }

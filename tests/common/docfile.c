@@ -28,15 +28,17 @@ static const char *find(const sisp_buf_t *doc, size_t from, const char *needle) 
     return strstr(text + from, needle);
 }
 
-int t_doc_section(const sisp_buf_t *doc, size_t *start, size_t *end) {
-    const char *b = find(doc, 0, T_DOC_BEGIN);
+int t_doc_section(const sisp_buf_t *doc, const char *section, size_t *start, size_t *end) {
+    char begin_marker[128], end_marker[128];
+    t_doc_markers(section, begin_marker, sizeof begin_marker, end_marker, sizeof end_marker);
+    const char *b = find(doc, 0, begin_marker);
     if (b == NULL)
         return 0;
     size_t s = (size_t)(b - (const char *)doc->data);
-    const char *e = find(doc, s, T_DOC_END);
+    const char *e = find(doc, s, end_marker);
     if (e == NULL)
         return 0;
     *start = s;
-    *end = (size_t)(e - (const char *)doc->data) + strlen(T_DOC_END);
+    *end = (size_t)(e - (const char *)doc->data) + strlen(end_marker);
     return 1;
 }

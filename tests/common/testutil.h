@@ -7,6 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* T_ASAN is defined under AddressSanitizer, whose allocator the glibc malloc counters
+ * (mallinfo2) do not see: memory assertions are skipped there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define T_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_ASAN 1
+#endif
+#endif
+
 extern int t_failures;
 extern int t_checks;
 

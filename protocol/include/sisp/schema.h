@@ -65,6 +65,8 @@ typedef struct sisp_schema {
 
 /* The schema of a frame type, or NULL if unknown. */
 const sisp_schema_t *sisp_schema_for(uint8_t type);
+/* The schema of the sealed-image manifest (seal.h). */
+const sisp_schema_t *sisp_manifest_schema(void);
 
 /* Decode a field sequence into value (zeroed first) / encode value as a field sequence. */
 int sisp_fields_decode(const sisp_schema_t *s, const uint8_t *p, size_t len, void *value);

@@ -145,7 +145,8 @@ typedef struct {
 int sisp_open_init(sisp_open_t *o, const uint8_t *manifest, size_t manifest_len, const uint8_t *sig,
                    size_t sig_len, const uint8_t owner_pub[SISP_KEY_SIZE],
                    const sisp_expect_t *expect);
-/* Unwraps the content key with the epoch key (SISP_EUNWRAP). */
+/* Unwraps the content key with the epoch key (SISP_EUNWRAP). Once per open: a second call
+ * is SISP_EINVAL. */
 int sisp_open_key(sisp_open_t *o, const uint8_t epoch_key[SISP_KEY_SIZE]);
 /* Feeds ciphertext. Plaintext of a chunk is appended to out only after that chunk's tag
  * verified. SISP_ETAG, SISP_EEXTRA; errors are sticky. */
