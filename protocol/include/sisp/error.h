@@ -67,7 +67,8 @@
     XX(EHASH, 78, "ciphertext does not match the manifest's SHA-256")                              \
     XX(EPASSPHRASE, 79, "wrong passphrase, or the key file was altered")                           \
     XX(EKEYFILE, 80, "not a sisp key file, or a malformed one")                                    \
-    XX(EKEY, 81, "invalid key")
+    XX(EKEY, 81, "invalid key")                                                                    \
+    XX(EKEYPERM, 82, "key file is readable or writable by others (chmod 600 it)")
 
 typedef enum {
     SISP_OK = 0,

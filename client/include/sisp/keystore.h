@@ -1,0 +1,20 @@
+/* The client's key files on disk: written 0600 and atomically, refused when others can
+ * read or write them. The bytes are sisp_keyfile_encode's (protocol/keys.h). */
+#ifndef SISP_KEYSTORE_H
+#define SISP_KEYSTORE_H
+
+#include <sisp/keys.h>
+
+/* Writes the key to path: a temporary file created 0600 in the same directory, fsync,
+ * rename over path, fsync of the directory. passphrase NULL or "" stores it in the clear;
+ * log2n 0 = the default scrypt cost. SISP_EIO on a file-system error (errno is kept). */
+int sisp_keystore_save(const char *path, int kind, const sisp_key_pair_t *key,
+                       const char *passphrase, unsigned log2n);
+
+/* Reads and decodes the key at path. SISP_EKEYPERM if group or others have any access,
+ * SISP_ENOTFOUND if it does not exist, SISP_EIO, or sisp_keyfile_decode's errors
+ * (SISP_EKEYFILE, SISP_EPASSPHRASE). *is_protected tells whether a passphrase is needed. */
+int sisp_keystore_load(const char *path, int kind, const char *passphrase, sisp_key_pair_t *key,
+                       int *is_protected);
+
+#endif

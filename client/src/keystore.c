@@ -1,0 +1,117 @@
+#include <sisp/error.h>
+#include <sisp/keystore.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int write_all(int fd, const uint8_t *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync of the directory holding path, so the rename is durable. */
+static int sync_dir(const char *path) {
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else
+        return -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int sisp_keystore_save(const char *path, int kind, const sisp_key_pair_t *key,
+                       const char *passphrase, unsigned log2n) {
+    uint8_t bytes[SISP_KEYFILE_SIZE];
+    char tmp[PATH_MAX];
+    sisp_rng_t rng;
+    int rc = sisp_rng_init(&rng);
+    if (rc != 0)
+        return rc;
+    rc = sisp_keyfile_encode(&rng, kind, key, passphrase, log2n, bytes);
+    sisp_rng_free(&rng);
+    if (rc != 0)
+        return rc;
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        sisp_wipe(bytes, sizeof bytes);
+        return SISP_EINVAL;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        sisp_wipe(bytes, sizeof bytes);
+        return SISP_EIO;
+    }
+    /* The mode given to open is masked by the umask; make sure it is exactly 0600. */
+    int ok = fchmod(fd, 0600) == 0 && write_all(fd, bytes, sizeof bytes) == 0 && fsync(fd) == 0;
+    int saved = errno;
+    ok &= close(fd) == 0;
+    sisp_wipe(bytes, sizeof bytes);
+    if (ok && rename(tmp, path) == 0 && sync_dir(path) == 0)
+        return 0;
+    saved = errno ? errno : saved;
+    unlink(tmp);
+    errno = saved;
+    return SISP_EIO;
+}
+
+int sisp_keystore_load(const char *path, int kind, const char *passphrase, sisp_key_pair_t *key,
+                       int *is_protected) {
+    uint8_t bytes[SISP_KEYFILE_SIZE + 1];
+    struct stat st;
+    *is_protected = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? SISP_ENOTFOUND : SISP_EIO;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return SISP_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return SISP_EKEYFILE;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        close(fd);
+        return SISP_EKEYPERM;
+    }
+    size_t n = 0;
+    while (n < sizeof bytes) {
+        ssize_t r = read(fd, bytes + n, sizeof bytes - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            close(fd);
+            sisp_wipe(bytes, sizeof bytes);
+            return SISP_EIO;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    int rc = sisp_keyfile_decode(bytes, n, kind, passphrase, key, is_protected);
+    sisp_wipe(bytes, sizeof bytes);
+    return rc;
+}
