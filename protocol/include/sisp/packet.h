@@ -94,7 +94,7 @@
     XX(0x35, GROUP_LIST_RESULT, group_list_result, 0, SISP__A, SISP_STREAM_NONZERO)                \
     XX(0x36, KEY_GRANT, key_grant, SISP__A, 0, SISP_STREAM_NONZERO)                                \
     XX(0x37, KEY_FETCH, key_fetch, SISP__A, 0, SISP_STREAM_NONZERO)                                \
-    XX(0x38, KEY_RESULT, key_result, 0, SISP__A, SISP_STREAM_NONZERO)                              \
+    XX(0x38, KEY_RESULT, key_result, 0, SISP__A, SISP_STREAM_ANY)                                  \
     XX(0x39, MEMBER_PENDING, member_pending, 0, SISP__A, SISP_STREAM_ZERO)
 
 typedef enum {

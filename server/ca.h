@@ -1,0 +1,71 @@
+/* The server's small certificate authority, on wolfCrypt.
+ *
+ * On first start it creates, in the data directory (made 0700 if missing): ca.key (Ed25519,
+ * PKCS#8 DER, 0600), ca.crt (self-signed, DER, 0644, CN "sisp CA <4 random hex>", O sisp, 10
+ * years, serial 1), server.key (0600) and server.crt (DER, 0644, signed by the CA, subject CN =
+ * the hostname given, SAN DNS (or IP, for an address) + IP 127.0.0.1, 2 years, serial 2).
+ * Later starts load and check them: a CA certificate without its key, or that does not match
+ * it, is an error (never replaced; a key without its certificate, as a crash during the first
+ * start leaves, gets a new one); a server certificate that is not the CA's, not for
+ * server.key, for another host name, or within 30 days of expiry is reissued (next serial,
+ * below 1000). Files are written like key files: temp + exact mode + fsync + rename +
+ * fsync(dir). Errors: SISP_EINVAL (host name), SISP_EKEYPERM (a key file others can access),
+ * SISP_EKEYFILE (damaged or mismatched files), SISP_EIO. */
+#ifndef SISP_CA_H
+#define SISP_CA_H
+
+#include <sisp/buf.h>
+#include <sisp/crypto.h>
+#include <sisp/names.h>
+
+#include <stdint.h>
+
+/* Not thread-safe: sisp_ca_issue may run on any one thread at a time (it uses the CA's
+ * random generator); the getters only read what sisp_ca_open loaded. */
+typedef struct sisp_ca sisp_ca_t;
+
+int sisp_ca_open(const char *data_dir, const char *hostname, sisp_ca_t **out);
+void sisp_ca_free(sisp_ca_t *ca); /* wipes keys; NULL is a no-op */
+
+/* Borrowed, valid until sisp_ca_free. */
+sisp_slice_t sisp_ca_cert(const sisp_ca_t *ca);        /* CA certificate, DER */
+sisp_slice_t sisp_ca_server_cert(const sisp_ca_t *ca); /* server certificate, DER */
+sisp_slice_t sisp_ca_server_key(const sisp_ca_t *ca);  /* server private key, DER */
+/* SHA-256 of the CA certificate's DER: what `sispd` prints and clients pin. */
+void sisp_ca_fingerprint(const sisp_ca_t *ca, uint8_t out[SISP_SHA256_SIZE]);
+
+/* Issues a user certificate from a DER PKCS#10 request: the request's signature must verify
+ * under its own key (proof of possession) and the key must be Ed25519 (SISP_ECSR otherwise).
+ * The subject is CN=user (O=sisp) whatever the request asked for (SISP_EUSERNAME if user is
+ * not a valid name); keyUsage digitalSignature, extKeyUsage clientAuth; serial as given, not 0
+ * (the store's counter, which starts at 1000: 1 is the CA, 2..999 server certificates); valid
+ * from now - 1 h for validity_days (1..36500, else SISP_EINVAL). Appends the DER to cert
+ * (untouched on error) and returns the user's Ed25519 public key. */
+int sisp_ca_issue(sisp_ca_t *ca, const uint8_t *csr, size_t csr_len, const char *user,
+                  uint64_t serial, unsigned validity_days, sisp_buf_t *cert,
+                  uint8_t pub[SISP_KEY_SIZE]);
+
+/* Internal, for tests: sisp_ca_issue with an explicit validity period (unix seconds), e.g.
+ * one already over. SISP_EINVAL unless not_before < not_after. */
+int sisp__ca_issue_at(sisp_ca_t *ca, const uint8_t *csr, size_t csr_len, const char *user,
+                      uint64_t serial, int64_t not_before, int64_t not_after, sisp_buf_t *cert,
+                      uint8_t pub[SISP_KEY_SIZE]);
+
+/* What the server needs from a (verified) user certificate. */
+typedef struct {
+    char user[SISP_USERNAME_MAX + 1]; /* the subject CN, a valid user name */
+    uint64_t serial;
+    uint8_t pub[SISP_KEY_SIZE]; /* Ed25519 */
+    int64_t not_after;
+} sisp_cert_info_t;
+
+/* Parses a DER certificate. SISP_ECSR if it is not one of ours in shape (not Ed25519, CN not a
+ * user name, serial longer than 8 bytes, a CA, or not for clientAuth). Does not verify the
+ * signature or the dates. */
+int sisp_cert_parse(const uint8_t *der, size_t len, sisp_cert_info_t *out);
+
+/* Client side, for tests and the client: makes a DER PKCS#10 request for an identity key,
+ * subject CN=user. */
+int sisp_csr_make(const sisp_ident_key_t *id, const char *user, sisp_buf_t *out);
+
+#endif

@@ -1,0 +1,1238 @@
+/* One connection's protocol logic, sans-I/O. See session.h. */
+#include "session.h"
+
+#include <sisp/error.h>
+#include <sisp/keys.h>
+#include <sisp/names.h>
+#include <sisp/seal.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SOFTWARE "sispd 0.1"
+#define OUT_HIGH_WATER (1024u * 1024u) /* stop producing download data above this */
+
+/* The one job a session may have running, and what it carries. */
+typedef enum {
+    OP_AUTH_CHECK,
+    OP_REGISTER,
+    OP_REQUEST, /* any AUTH request answered from the store */
+    OP_POST_BEGIN,
+    OP_POST_WRITE,
+    OP_POST_COMMIT,
+    OP_DOWNLOAD_OPEN,
+    OP_DOWNLOAD_READ,
+} op_t;
+
+typedef struct {
+    sisp_job_t base;
+    sisp_session_t *s;
+    op_t op;
+    uint32_t stream;
+    sisp_buf_t frame;   /* a copy of the request frame; pkt's slices point into it */
+    sisp_packet_t *pkt; /* decoded from frame */
+    sisp_buf_t reply;   /* frames for the requester, built off the loop */
+    sisp_buf_t fanout;  /* a frame for notify_group / notify_user */
+    char fan_group[SISP_GROUPNAME_MAX + 1];
+    char fan_user[SISP_USERNAME_MAX + 1];
+    sisp_buf_t data; /* DATA bytes to write / read */
+    size_t want;     /* bytes to read */
+    uint64_t offset;
+    int fd;
+    int close_after; /* the reply is fatal: close once sent */
+    sisp_image_rec_t *img;
+} sjob_t;
+
+struct sisp_session {
+    sisp_env_t *env;
+    sisp_decoder_t dec;
+    sisp_buf_t in, out;
+    int have_peer;
+    sisp_cert_info_t peer;
+    uint8_t cert_fp[SISP_SHA256_SIZE];
+    char addr[64];
+    char user[SISP_USERNAME_MAX + 1];
+    void *owner;
+    int closing, dead, busy;
+    sjob_t job;
+    uint32_t failed_stream; /* DATA/POST_END of a refused upload are dropped quietly */
+    struct {
+        int active;
+        uint32_t stream;
+        sisp_blob_t blob;
+        uint64_t size, written;
+        sisp_sha256_t hash;
+        uint8_t want[SISP_SHA256_SIZE];
+        sisp_image_rec_t img;
+    } up;
+    struct {
+        int active;
+        uint32_t stream;
+        int fd;
+        uint64_t size, offset;
+    } down;
+};
+
+static void pump(sisp_session_t *s);
+
+/* ---- output helpers ---- */
+
+static void send_error_to(sisp_buf_t *out, uint32_t stream, int err, const char *msg,
+                          uint8_t ref_type) {
+    sisp_error_t e = {0};
+    e.code = (uint32_t)(-err);
+    e.message = sisp_slice_str(msg ? msg : sisp_strerror(err));
+    e.ref_type = ref_type;
+    if (err == SISP_ERATELIMIT)
+        e.retry_after_ms = 60000;
+    if (sisp_error_encode(out, stream, &e) != 0) {
+        e.message = SISP_SLICE_NULL; /* a message that does not fit the rules: drop it */
+        if (sisp_error_encode(out, stream, &e) != 0)
+            return; /* out of memory: the connection is closed when its output fails */
+    }
+}
+
+/* A fatal error: ERROR, then BYE, then close. */
+static void fail(sisp_session_t *s, uint32_t stream, int err, uint8_t ref_type) {
+    if (s->closing)
+        return;
+    send_error_to(&s->out, stream, err, NULL, ref_type);
+    sisp_bye_t bye = {(uint32_t)(-err), sisp_slice_str(sisp_strerror(err))};
+    s->closing = 1;
+    if (sisp_bye_encode(&s->out, 0, &bye) != 0)
+        return; /* closing anyway */
+}
+
+void sisp_session_bye(sisp_session_t *s, int code, const char *message) {
+    if (s->closing)
+        return;
+    sisp_bye_t bye = {(uint32_t)(code < 0 ? -code : code), sisp_slice_str(message)};
+    s->closing = 1;
+    if (sisp_bye_encode(&s->out, 0, &bye) != 0) {
+        bye.message = SISP_SLICE_NULL;
+        if (sisp_bye_encode(&s->out, 0, &bye) != 0)
+            return; /* closing anyway */
+    }
+}
+
+/* Copies a validated slice (a name) into a NUL-terminated field. */
+static void cstr(char *dst, size_t cap, sisp_slice_t s) {
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    if (n > 0)
+        memcpy(dst, s.ptr, n);
+    dst[n] = '\0';
+}
+
+/* ---- lifecycle ---- */
+
+sisp_session_t *sisp_session_new(sisp_env_t *env, const sisp_cert_info_t *peer,
+                                 const uint8_t cert_fp[SISP_SHA256_SIZE], const char *addr) {
+    sisp_session_t *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->env = env;
+    sisp_decoder_init(&s->dec, SISP_ROLE_SERVER);
+    sisp_buf_init(&s->in, SISP_LIMIT_CONTROL + SISP_HEADER_SIZE + SISP_LIMIT_DATA);
+    sisp_buf_init(&s->out, 0);
+    if (peer != NULL) {
+        s->have_peer = 1;
+        s->peer = *peer;
+        memcpy(s->cert_fp, cert_fp, SISP_SHA256_SIZE);
+    }
+    snprintf(s->addr, sizeof s->addr, "%s", addr ? addr : "?");
+    s->up.blob.fd = -1;
+    s->down.fd = -1;
+    s->job.fd = -1;
+    sisp_buf_init(&s->job.frame, 0);
+    sisp_buf_init(&s->job.reply, 0);
+    sisp_buf_init(&s->job.fanout, 0);
+    sisp_buf_init(&s->job.data, 0);
+    s->job.pkt = malloc(sizeof *s->job.pkt);
+    if (s->job.pkt == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void release(sisp_session_t *s) {
+    if (s->down.fd >= 0)
+        close(s->down.fd);
+    if (s->up.active) {
+        /* An upload that never committed: its temp file is removed here, or at next start. */
+        if (s->up.blob.fd >= 0)
+            close(s->up.blob.fd);
+        unlink(s->up.blob.tmp_path);
+        sisp_sha256_free(&s->up.hash);
+    }
+    sisp_buf_free(&s->in);
+    sisp_buf_free(&s->out);
+    sisp_buf_free(&s->job.frame);
+    sisp_buf_free(&s->job.reply);
+    sisp_buf_free(&s->job.fanout);
+    sisp_buf_free(&s->job.data);
+    free(s->job.pkt);
+    free(s->job.img);
+    free(s);
+}
+
+void sisp_session_free(sisp_session_t *s) {
+    if (s == NULL)
+        return;
+    if (s->busy) {
+        s->dead = 1; /* freed when the job comes back */
+        return;
+    }
+    release(s);
+}
+
+void sisp_session_set_owner(sisp_session_t *s, void *owner) {
+    s->owner = owner;
+}
+
+sisp_buf_t *sisp_session_output(sisp_session_t *s) {
+    return &s->out;
+}
+
+int sisp_session_closing(const sisp_session_t *s) {
+    return s->closing;
+}
+
+int sisp_session_input_full(const sisp_session_t *s) {
+    return s->in.len >= SISP_LIMIT_CONTROL;
+}
+
+const char *sisp_session_user(const sisp_session_t *s) {
+    return s->user[0] ? s->user : NULL;
+}
+
+sisp_state_t sisp_session_state(const sisp_session_t *s) {
+    return s->dec.state;
+}
+
+void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
+    if (s->closing || s->dec.state != SISP_STATE_AUTH)
+        return;
+    if (s->out.len + len > s->env->cfg.push_queue_bytes) {
+        sisp_session_bye(s, SISP_EBUSY, "reading too slowly; reconnect and LIST since=<seq>");
+        return;
+    }
+    if (sisp_buf_append(&s->out, frame, len) != 0)
+        sisp_session_bye(s, SISP_ENOMEM, NULL);
+}
+
+/* ---- jobs ---- */
+
+static void job_done(sisp_job_t *base);
+
+static void start_job(sisp_session_t *s, op_t op, uint32_t stream,
+                      void (*run)(sisp_job_t *, sisp_store_t *), int kind) {
+    sjob_t *j = &s->job;
+    j->base.kind = kind ? SISP_JOB_FILE : SISP_JOB_STORE;
+    j->base.run = run;
+    j->base.done = job_done;
+    j->base.rc = 0;
+    j->base.next = NULL;
+    j->s = s;
+    j->op = op;
+    j->stream = stream;
+    j->close_after = 0;
+    j->fan_group[0] = j->fan_user[0] = '\0';
+    sisp_buf_reset(&j->reply);
+    sisp_buf_reset(&j->fanout);
+    s->busy = 1;
+    s->env->submit(s->env, &j->base);
+}
+
+/* Copies the frame into the job and decodes it there, so the job does not depend on the
+ * input buffer, which keeps filling while the job runs. */
+static int job_take_frame(sisp_session_t *s, const uint8_t *frame, size_t len) {
+    sjob_t *j = &s->job;
+    sisp_decoder_t d;
+    sisp_frame_t f;
+    size_t n = 0;
+    sisp_buf_reset(&j->frame);
+    if (sisp_buf_append(&j->frame, frame, len) != 0)
+        return SISP_ENOMEM;
+    sisp_decoder_init(&d, SISP_ROLE_SERVER);
+    sisp_decoder_set_state(&d, s->dec.state, &s->dec.limits);
+    int rc = sisp_frame_decode(&d, j->frame.data, j->frame.len, &f, &n);
+    return rc == 0 ? sisp_packet_decode(&f, j->pkt) : SISP_EINTERNAL;
+}
+
+static void continue_download(sisp_session_t *s);
+static void on_post_committed(sisp_session_t *s);
+static void abort_upload(sisp_session_t *s);
+
+static void job_done(sisp_job_t *base) {
+    sjob_t *j = (sjob_t *)base;
+    sisp_session_t *s = j->s;
+    s->busy = 0;
+    if (s->dead) {
+        if (j->op == OP_DOWNLOAD_OPEN && j->fd >= 0)
+            close(j->fd);
+        release(s);
+        return;
+    }
+    if (base->commit_failed) {
+        /* What the job did was rolled back: whatever it prepared to say is void. */
+        sisp_buf_reset(&j->reply);
+        sisp_buf_reset(&j->fanout);
+        if (j->op != OP_POST_COMMIT) /* that one reports its own failure */
+            send_error_to(&j->reply, j->stream, SISP_ESTORE, NULL, 0);
+        if (j->op == OP_AUTH_CHECK || j->op == OP_REGISTER)
+            j->close_after = 1;
+    }
+    if (j->fanout.len > 0 && j->fan_group[0])
+        s->env->notify_group(s->env, j->fan_group, j->fanout.data, j->fanout.len);
+    if (j->fanout.len > 0 && j->fan_user[0])
+        s->env->notify_user(s->env, j->fan_user, j->fanout.data, j->fanout.len);
+    if (!s->closing && sisp_buf_append(&s->out, j->reply.data, j->reply.len) != 0)
+        sisp_session_bye(s, SISP_ENOMEM, NULL);
+    if (j->close_after)
+        s->closing = 1;
+
+    switch (j->op) {
+    case OP_AUTH_CHECK:
+        if (base->rc == 0 && !s->closing) {
+            cstr(s->user, sizeof s->user, sisp_slice_str(s->peer.user));
+            sisp_decoder_set_state(&s->dec, SISP_STATE_AUTH, NULL);
+        }
+        break;
+    case OP_POST_BEGIN:
+        if (base->rc == 0) {
+            s->up.active = 1;
+        } else {
+            sisp_sha256_free(&s->up.hash);
+            s->failed_stream = j->stream;
+        }
+        break;
+    case OP_POST_WRITE:
+        if (base->rc != 0) {
+            send_error_to(&s->out, s->up.stream, SISP_EIO, "cannot store the upload", SISP_T_DATA);
+            s->failed_stream = s->up.stream;
+            abort_upload(s);
+        }
+        break;
+    case OP_POST_COMMIT:
+        on_post_committed(s);
+        break;
+    case OP_DOWNLOAD_OPEN:
+        if (base->rc == 0) {
+            s->down.active = 1;
+            s->down.stream = j->stream;
+            s->down.fd = j->fd;
+            s->down.size = j->img->size;
+            s->down.offset = j->offset;
+            j->fd = -1;
+        }
+        break;
+    case OP_DOWNLOAD_READ:
+        if (base->rc == 0) {
+            sisp_data_t d = {s->down.offset, sisp_slice(j->data.data, j->data.len)};
+            if (sisp_data_encode(&s->out, s->down.stream, &d) != 0) {
+                sisp_session_bye(s, SISP_ENOMEM, NULL);
+                break;
+            }
+            s->down.offset += j->data.len;
+            if (s->down.offset == s->down.size) {
+                sisp_image_end_t e = {s->down.size};
+                if (sisp_image_end_encode(&s->out, s->down.stream, &e) != 0)
+                    s->closing = 1;
+                close(s->down.fd);
+                s->down.fd = -1;
+                s->down.active = 0;
+            }
+        } else {
+            send_error_to(&s->out, s->down.stream, SISP_EIO, "cannot read the image",
+                          SISP_T_DOWNLOAD);
+            close(s->down.fd);
+            s->down.fd = -1;
+            s->down.active = 0;
+        }
+        break;
+    default:
+        break;
+    }
+    if (!s->busy) {
+        pump(s);
+        continue_download(s);
+    }
+    if (s->env->wake)
+        s->env->wake(s->env, s->owner);
+}
+
+/* ---- HELLO and authentication ---- */
+
+static int send_hello(sisp_session_t *s, sisp_buf_t *out) {
+    sisp_hello_t h = {0};
+    h.magic = sisp_slice(SISP_MAGIC, SISP_MAGIC_LEN);
+    h.version = SISP_VERSION;
+    h.max_control = s->user[0] || s->have_peer ? SISP_LIMIT_CONTROL : SISP_LIMIT_PREAUTH;
+    h.max_data = SISP_LIMIT_DATA;
+    h.software = sisp_slice_str(SOFTWARE);
+    if (s->have_peer)
+        h.user = sisp_slice_str(s->peer.user);
+    else
+        h.registration = (uint8_t)s->env->cfg.registration;
+    return sisp_hello_encode(out, 0, &h);
+}
+
+/* On the store thread: the certificate's user must exist with this very certificate, not
+ * revoked (the TLS layer already refused revoked serials; this also catches a certificate
+ * from before a reset of the store). */
+static void run_auth_check(sisp_job_t *base, sisp_store_t *st) {
+    sjob_t *j = (sjob_t *)base;
+    sisp_session_t *s = j->s;
+    sisp_user_rec_t *u = malloc(sizeof *u);
+    int rc = u ? sisp_store_user_get(st, s->peer.user, u) : SISP_ENOMEM;
+    if (rc == 0 && (u->revoked || u->serial != s->peer.serial))
+        rc = u->revoked ? SISP_EREVOKED : SISP_EAUTH;
+    else if (rc == SISP_ENOTFOUND)
+        rc = SISP_EAUTH;
+    free(u);
+    base->rc = rc;
+    if (rc == 0 && send_hello(s, &j->reply) != 0)
+        rc = base->rc = SISP_ENOMEM;
+    if (rc != 0) {
+        send_error_to(&j->reply, 0, rc, "certificate not valid here", SISP_T_HELLO);
+        j->close_after = 1;
+    }
+}
+
+static void on_hello(sisp_session_t *s, const sisp_hello_t *h) {
+    (void)h; /* version 1 is the only one; limits we send within are the defaults */
+    if (s->have_peer) {
+        start_job(s, OP_AUTH_CHECK, 0, run_auth_check, 0);
+        return;
+    }
+    if (send_hello(s, &s->out) != 0)
+        s->closing = 1;
+    sisp_decoder_set_state(&s->dec, SISP_STATE_UNAUTH, NULL);
+}
+
+/* ---- REGISTER ---- */
+
+static void run_register(sisp_job_t *base, sisp_store_t *st) {
+    sjob_t *j = (sjob_t *)base;
+    sisp_session_t *s = j->s;
+    const sisp_register_req_t *r = &j->pkt->u.register_req;
+    sisp_user_rec_t *u = calloc(1, sizeof *u);
+    sisp_buf_t cert;
+    uint64_t serial = 0, count = 0;
+    int rc = u ? 0 : SISP_ENOMEM;
+    sisp_buf_init(&cert, SISP_CERT_MAX);
+
+    if (rc == 0) {
+        cstr(u->user, sizeof u->user, r->user);
+        if (sisp_store_user_get(st, u->user, u) == 0)
+            rc = SISP_EEXIST;
+    }
+    if (rc == 0 && s->env->cfg.registration == SISP_REG_INVITE) {
+        char code[SISP_INVITE_MAX + 1];
+        if (r->invite.len == 0)
+            rc = SISP_EINVITE;
+        else {
+            cstr(code, sizeof code, r->invite);
+            rc = sisp_store_invite_use(st, code, s->env->now(s->env));
+        }
+    }
+    if (rc == 0)
+        rc = sisp_store_user_count(st, &count);
+    if (rc == 0)
+        rc = sisp_store_next_serial(st, &serial);
+    if (rc == 0)
+        rc = sisp_ca_issue(s->env->ca, r->csr.ptr, r->csr.len, u->user, serial,
+                           s->env->cfg.cert_days, &cert, u->ident_pub);
+    if (rc == 0 && sisp_x25519_verify(u->ident_pub, r->user, r->x25519.ptr, r->x25519_sig.ptr,
+                                      r->x25519_sig.len) != 0)
+        rc = SISP_ESIG;
+    if (rc == 0) {
+        memcpy(u->cert, cert.data, cert.len);
+        u->cert_len = cert.len;
+        u->serial = serial;
+        memcpy(u->x25519, r->x25519.ptr, SISP_KEY_SIZE);
+        memcpy(u->x25519_sig, r->x25519_sig.ptr, r->x25519_sig.len);
+        u->x25519_sig_len = r->x25519_sig.len;
+        u->registered_at = s->env->now(s->env);
+        rc = sisp_store_user_add(st, u);
+    }
+    /* Every user is a member of `all`; the first creates it (its epoch 1 comes from that
+     * user's client, as a KEY_GRANT to itself). Later users wait for an online member's
+     * client to grant them the keys: they are pending until then. */
+    if (rc == 0 && count == 0)
+        rc = sisp_store_group_create(st, "all", u->user, 0);
+    if (rc == 0 && count > 0)
+        rc = sisp_store_member_add(st, "all", u->user, 1);
+    if (rc == 0)
+        sisp_store_audit(st, u->user, "register", s->addr);
+
+    base->rc = rc;
+    if (rc == 0) {
+        sisp_registered_t out = {0};
+        out.user = r->user;
+        out.chain[0] = sisp_slice(cert.data, cert.len);
+        out.chain[1] = sisp_ca_cert(s->env->ca);
+        out.n_chain = 2;
+        rc = sisp_registered_encode(&j->reply, j->stream, &out);
+        if (count > 0) {
+            sisp_member_pending_t mp = {sisp_slice_str("all"), r->user};
+            if (sisp_member_pending_encode(&j->fanout, 0, &mp) == 0)
+                snprintf(j->fan_group, sizeof j->fan_group, "all");
+        }
+    }
+    if (rc != 0)
+        send_error_to(&j->reply, j->stream, rc, NULL, SISP_T_REGISTER);
+    sisp_buf_free(&cert);
+    free(u);
+}
+
+/* ---- requests answered from the store ---- */
+
+static int member_ok(sisp_store_t *st, const char *group, const char *user, int need_keys) {
+    int pending = 0;
+    int m = sisp_store_is_member(st, group, user, &pending);
+    if (m < 0)
+        return m;
+    if (m == 0)
+        return SISP_EPERM;
+    return need_keys && pending ? SISP_EPERM : 0;
+}
+
+typedef struct {
+    sisp_list_result_t *res;
+    sisp_image_rec_t *copies; /* names must outlive the callback */
+} list_ctx_t;
+
+static void image_info_of(const sisp_image_rec_t *img, sisp_image_info_t *i) {
+    i->id = img->id;
+    i->seq = img->seq;
+    i->name = sisp_slice_str(img->name);
+    i->owner = sisp_slice_str(img->owner);
+    i->group = sisp_slice_str(img->group);
+    i->size = img->size;
+    i->posted_at = (uint64_t)img->posted_at;
+}
+
+static void list_cb(void *arg, const sisp_image_rec_t *img) {
+    list_ctx_t *c = arg;
+    if (c->res->n_entries >= SISP_LIST_PAGE_MAX)
+        return;
+    sisp_image_rec_t *copy = &c->copies[c->res->n_entries];
+    *copy = *img;
+    image_info_of(copy, &c->res->entries[c->res->n_entries++]);
+}
+
+typedef struct {
+    sisp_group_list_result_t *res;
+    sisp_group_rec_t *groups;
+    char (*members)[SISP_USERNAME_MAX + 1];
+} glist_ctx_t;
+
+static void groups_cb(void *arg, const sisp_group_rec_t *g) {
+    glist_ctx_t *c = arg;
+    if (c->res->n_groups >= SISP_GROUPS_MAX)
+        return;
+    sisp_group_rec_t *copy = &c->groups[c->res->n_groups];
+    *copy = *g;
+    sisp_group_info_t *i = &c->res->groups[c->res->n_groups++];
+    i->group = sisp_slice_str(copy->group);
+    i->epoch = copy->epoch ? copy->epoch : 1; /* epoch 0: `all` before its first key */
+    i->members = copy->members;
+    i->owner = sisp_slice_str(copy->owner);
+}
+
+static void members_cb(void *arg, const char *user, int pending) {
+    glist_ctx_t *c = arg;
+    (void)pending;
+    if (c->res->n_members >= SISP_MEMBERS_MAX)
+        return;
+    snprintf(c->members[c->res->n_members], SISP_USERNAME_MAX + 1, "%s", user);
+    c->res->members[c->res->n_members] = sisp_slice_str(c->members[c->res->n_members]);
+    c->res->n_members++;
+}
+
+typedef struct {
+    sisp_key_result_t *res;
+    sisp_grant_rec_t *copies;
+} grants_ctx_t;
+
+static void grants_cb(void *arg, const sisp_grant_rec_t *g) {
+    grants_ctx_t *c = arg;
+    if (c->res->n_grants >= SISP_GRANTS_MAX)
+        return;
+    sisp_grant_rec_t *copy = &c->copies[c->res->n_grants];
+    *copy = *g;
+    sisp_grant_t *o = &c->res->grants[c->res->n_grants++];
+    o->user = sisp_slice_str(copy->user);
+    o->epoch = copy->epoch;
+    o->wrapped = sisp_slice(copy->wrapped, copy->wrapped_len);
+    o->granter = sisp_slice_str(copy->granter);
+    o->signature = sisp_slice(copy->sig, copy->sig_len);
+}
+
+/* Verifies and stores grants signed by the requester. recipient_must: if non-NULL, every
+ * grant must be for that user. Returns 0 or an error; *count of stored grants. */
+static int store_grants(sisp_store_t *st, const sisp_session_t *s, const char *group,
+                        const sisp_grant_t *grants, uint32_t n, const char *recipient_must) {
+    for (uint32_t i = 0; i < n; i++) {
+        const sisp_grant_t *g = &grants[i];
+        sisp_grant_rec_t rec;
+        memset(&rec, 0, sizeof rec);
+        cstr(rec.user, sizeof rec.user, g->user);
+        if (recipient_must && strcmp(rec.user, recipient_must) != 0)
+            return SISP_EPERM;
+        int pending = 0, m = sisp_store_is_member(st, group, rec.user, &pending);
+        if (m <= 0)
+            return m < 0 ? m : SISP_ENOTFOUND;
+        if (sisp_grant_verify(s->peer.pub, sisp_slice_str(group), g->epoch, g->user, g->wrapped,
+                              g->signature.ptr, g->signature.len) != 0)
+            return SISP_ESIG;
+        snprintf(rec.group, sizeof rec.group, "%s", group);
+        snprintf(rec.granter, sizeof rec.granter, "%s", s->user);
+        rec.epoch = g->epoch;
+        memcpy(rec.wrapped, g->wrapped.ptr, g->wrapped.len);
+        rec.wrapped_len = g->wrapped.len;
+        memcpy(rec.sig, g->signature.ptr, g->signature.len);
+        rec.sig_len = g->signature.len;
+        int rc = sisp_store_grant_put(st, &rec);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* After grants for the current epoch, their recipients have keys: no longer pending. */
+static int unpend(sisp_store_t *st, const char *group, const sisp_grant_t *grants, uint32_t n,
+                  uint32_t epoch) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (grants[i].epoch != epoch)
+            continue;
+        char user[SISP_USERNAME_MAX + 1];
+        cstr(user, sizeof user, grants[i].user);
+        int rc = sisp_store_member_set_pending(st, group, user, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void run_request(sisp_job_t *base, sisp_store_t *st) {
+    sjob_t *j = (sjob_t *)base;
+    sisp_session_t *s = j->s;
+    const sisp_packet_t *p = j->pkt;
+    char group[SISP_GROUPNAME_MAX + 1] = "", user[SISP_USERNAME_MAX + 1] = "";
+    int rc = 0;
+
+    switch (p->type) {
+    case SISP_T_WHOAMI: {
+        sisp_user_rec_t *u = malloc(sizeof *u);
+        rc = u ? sisp_store_user_get(st, s->user, u) : SISP_ENOMEM;
+        if (rc == 0) {
+            sisp_whoami_result_t r = {sisp_slice_str(s->user),
+                                      sisp_slice(s->cert_fp, SISP_SHA256_SIZE),
+                                      (uint64_t)u->registered_at};
+            rc = sisp_whoami_result_encode(&j->reply, j->stream, &r);
+        }
+        free(u);
+        break;
+    }
+    case SISP_T_USER_CERT: {
+        sisp_user_rec_t *u = malloc(sizeof *u);
+        cstr(user, sizeof user, p->u.user_cert.user);
+        rc = u ? sisp_store_user_get(st, user, u) : SISP_ENOMEM;
+        if (rc == 0) {
+            sisp_user_cert_result_t r = {sisp_slice_str(u->user), sisp_slice(u->cert, u->cert_len),
+                                         sisp_slice(u->x25519, SISP_KEY_SIZE),
+                                         sisp_slice(u->x25519_sig, u->x25519_sig_len),
+                                         (uint8_t)(u->revoked ? 1 : 0)};
+            rc = sisp_user_cert_result_encode(&j->reply, j->stream, &r);
+        }
+        free(u);
+        break;
+    }
+    case SISP_T_LIST: {
+        list_ctx_t c = {calloc(1, sizeof *c.res), calloc(SISP_LIST_PAGE_MAX, sizeof *c.copies)};
+        int more = 0;
+        uint32_t limit = p->u.list.limit ? p->u.list.limit : SISP_LIST_PAGE_MAX;
+        cstr(group, sizeof group, p->u.list.group);
+        rc = c.res && c.copies ? 0 : SISP_ENOMEM;
+        if (rc == 0 && group[0])
+            rc = member_ok(st, group, s->user, 0);
+        if (rc == 0)
+            rc = sisp_store_images(st, s->user, group, p->u.list.since, limit, list_cb, &c, &more);
+        if (rc == 0) {
+            c.res->more = (uint8_t)(more ? 1 : 0);
+            c.res->next_since = c.res->n_entries
+                                    ? c.res->entries[c.res->n_entries - 1].seq
+                                    : (more ? p->u.list.since : sisp_store_last_seq(st));
+            if (c.res->next_since < p->u.list.since)
+                c.res->next_since = p->u.list.since;
+            rc = sisp_list_result_encode(&j->reply, j->stream, c.res);
+        }
+        free(c.res);
+        free(c.copies);
+        break;
+    }
+    case SISP_T_GROUP_LIST: {
+        glist_ctx_t c = {calloc(1, sizeof *c.res), calloc(SISP_GROUPS_MAX, sizeof *c.groups),
+                         calloc(SISP_MEMBERS_MAX, sizeof *c.members)};
+        rc = c.res && c.groups && c.members ? 0 : SISP_ENOMEM;
+        if (rc == 0 && p->u.group_list.group.len > 0) {
+            cstr(group, sizeof group, p->u.group_list.group);
+            rc = member_ok(st, group, s->user, 0);
+            if (rc == 0)
+                rc = sisp_store_members(st, group, members_cb, &c);
+        } else if (rc == 0) {
+            rc = sisp_store_groups_of(st, s->user, groups_cb, &c);
+        }
+        if (rc == 0)
+            rc = sisp_group_list_result_encode(&j->reply, j->stream, c.res);
+        free(c.res);
+        free(c.groups);
+        free(c.members);
+        break;
+    }
+    case SISP_T_KEY_FETCH: {
+        grants_ctx_t c = {calloc(1, sizeof *c.res), calloc(SISP_GRANTS_MAX, sizeof *c.copies)};
+        cstr(group, sizeof group, p->u.key_fetch.group);
+        rc = c.res && c.copies ? 0 : SISP_ENOMEM;
+        if (rc == 0)
+            rc = member_ok(st, group, s->user, 0);
+        if (rc == 0)
+            rc = sisp_store_grants(st, group, s->user, p->u.key_fetch.epoch, grants_cb, &c);
+        if (rc == 0) {
+            c.res->group = sisp_slice_str(group);
+            rc = sisp_key_result_encode(&j->reply, j->stream, c.res);
+        }
+        free(c.res);
+        free(c.copies);
+        break;
+    }
+    case SISP_T_GROUP_CREATE: {
+        const sisp_group_create_t *g = &p->u.group_create;
+        cstr(group, sizeof group, g->group);
+        for (uint32_t i = 0; rc == 0 && i < g->n_grants; i++)
+            if (g->grants[i].epoch != 1)
+                rc = SISP_EVALUE;
+        if (rc == 0)
+            rc = sisp_store_group_create(st, group, s->user, 1);
+        if (rc == 0)
+            rc = store_grants(st, s, group, g->grants, g->n_grants, s->user);
+        if (rc == 0) {
+            sisp_group_result_t r = {sisp_slice_str(group), 1, 1};
+            rc = sisp_group_result_encode(&j->reply, j->stream, &r);
+            sisp_store_audit(st, s->user, "group-create", group);
+        }
+        break;
+    }
+    case SISP_T_GROUP_ADD: {
+        const sisp_group_add_t *g = &p->u.group_add;
+        sisp_group_rec_t rec;
+        sisp_user_rec_t *u = malloc(sizeof *u);
+        cstr(group, sizeof group, g->group);
+        cstr(user, sizeof user, g->user);
+        rc = u ? member_ok(st, group, s->user, 1) : SISP_ENOMEM;
+        if (rc == 0)
+            rc = sisp_store_user_get(st, user, u);
+        if (rc == 0 && u->revoked)
+            rc = SISP_EREVOKED;
+        if (rc == 0)
+            rc = sisp_store_group_get(st, group, &rec);
+        if (rc == 0)
+            rc = sisp_store_member_add(st, group, user, 1);
+        if (rc == 0)
+            rc = store_grants(st, s, group, g->grants, g->n_grants, user);
+        if (rc == 0)
+            rc = unpend(st, group, g->grants, g->n_grants, rec.epoch);
+        if (rc == 0) {
+            sisp_group_result_t r = {sisp_slice_str(group), rec.epoch ? rec.epoch : 1,
+                                     rec.members + 1};
+            rc = sisp_group_result_encode(&j->reply, j->stream, &r);
+            sisp_store_audit(st, s->user, "group-add", user);
+            if (g->n_grants == 0) { /* others may grant the keys */
+                sisp_member_pending_t mp = {sisp_slice_str(group), g->user};
+                if (sisp_member_pending_encode(&j->fanout, 0, &mp) == 0)
+                    snprintf(j->fan_group, sizeof j->fan_group, "%s", group);
+            }
+        }
+        free(u);
+        break;
+    }
+    case SISP_T_GROUP_REMOVE: {
+        const sisp_group_remove_t *g = &p->u.group_remove;
+        sisp_group_rec_t rec;
+        cstr(group, sizeof group, g->group);
+        cstr(user, sizeof user, g->user);
+        rc = member_ok(st, group, s->user, 0);
+        if (rc == 0 && strcmp(group, "all") == 0)
+            rc = SISP_EPERM; /* `all` is every registered user: revoke instead */
+        if (rc == 0)
+            rc = sisp_store_group_get(st, group, &rec);
+        if (rc == 0)
+            rc = sisp_store_member_remove(st, group, user);
+        if (rc == 0)
+            rc = sisp_store_grants_drop(st, group, user);
+        /* A new epoch: future posts use it, and the removed member never receives it. */
+        for (uint32_t i = 0; rc == 0 && i < g->n_grants; i++)
+            if (g->grants[i].epoch != rec.epoch + 1)
+                rc = SISP_EVALUE;
+        if (rc == 0)
+            rc = sisp_store_group_set_epoch(st, group, rec.epoch + 1);
+        if (rc == 0)
+            rc = store_grants(st, s, group, g->grants, g->n_grants, NULL);
+        if (rc == 0) {
+            sisp_group_result_t r = {sisp_slice_str(group), rec.epoch + 1,
+                                     rec.members ? rec.members - 1 : 0};
+            rc = sisp_group_result_encode(&j->reply, j->stream, &r);
+            sisp_store_audit(st, s->user, "group-remove", user);
+        }
+        break;
+    }
+    case SISP_T_KEY_GRANT: {
+        const sisp_key_grant_t *g = &p->u.key_grant;
+        sisp_group_rec_t rec;
+        int pending = 0;
+        cstr(group, sizeof group, g->group);
+        rc = sisp_store_group_get(st, group, &rec);
+        if (rc == 0) {
+            int m = sisp_store_is_member(st, group, s->user, &pending);
+            rc = m < 0 ? m : (m == 0 ? SISP_EPERM : 0);
+        }
+        if (rc == 0 && rec.epoch == 0) {
+            /* A group without keys yet (`all` before its first user's client made epoch 1):
+             * a member may create epoch 1 by granting it, to itself first. */
+            for (uint32_t i = 0; rc == 0 && i < g->n_grants; i++)
+                if (g->grants[i].epoch != 1)
+                    rc = SISP_EVALUE;
+            if (rc == 0)
+                rc = sisp_store_group_set_epoch(st, group, 1);
+            rec.epoch = 1;
+        } else if (rc == 0 && pending) {
+            rc = SISP_EPERM; /* a member without keys cannot grant them */
+        }
+        if (rc == 0)
+            rc = store_grants(st, s, group, g->grants, g->n_grants, NULL);
+        if (rc == 0)
+            rc = unpend(st, group, g->grants, g->n_grants, rec.epoch);
+        if (rc == 0) {
+            sisp_ok_t ok = {g->n_grants};
+            rc = sisp_ok_encode(&j->reply, j->stream, &ok);
+            /* The recipient (one per frame is the common case) is told at once. */
+            if (g->n_grants > 0) {
+                sisp_key_result_t *kr = calloc(1, sizeof *kr);
+                if (kr != NULL) {
+                    kr->group = g->group;
+                    for (uint32_t i = 0; i < g->n_grants; i++) {
+                        if (!sisp_slice_eq(g->grants[i].user, g->grants[0].user))
+                            continue;
+                        kr->grants[kr->n_grants] = g->grants[i];
+                        kr->grants[kr->n_grants++].granter = sisp_slice_str(s->user);
+                    }
+                    if (sisp_key_result_encode(&j->fanout, 0, kr) == 0)
+                        cstr(j->fan_user, sizeof j->fan_user, g->grants[0].user);
+                    free(kr);
+                }
+            }
+        }
+        break;
+    }
+    default:
+        rc = SISP_EINTERNAL;
+        break;
+    }
+    base->rc = rc;
+    if (rc != 0) {
+        sisp_buf_reset(&j->reply);
+        sisp_buf_reset(&j->fanout);
+        j->fan_group[0] = j->fan_user[0] = '\0';
+        send_error_to(&j->reply, j->stream, rc, NULL, p->type);
+    }
+}
+
+/* ---- uploads ---- */
+
+static void run_post_begin(sisp_job_t *base, sisp_store_t *st) {
+    sjob_t *j = (sjob_t *)base;
+    sisp_session_t *s = j->s;
+    const sisp_post_begin_t *pb = &j->pkt->u.post_begin;
+    char group[SISP_GROUPNAME_MAX + 1];
+    uint64_t used = 0;
+    cstr(group, sizeof group, pb->group);
+    int rc = member_ok(st, group, s->user, 1);
+    if (rc == 0)
+        rc = sisp_store_usage(st, s->user, &used);
+    if (rc == 0 && used + pb->size > s->env->cfg.quota_bytes)
+        rc = SISP_EQUOTA;
+    /* The loop does not touch s->up while this job runs. */
+    if (rc == 0)
+        rc = sisp_store_blob_create(st, &s->up.blob);
+    base->rc = rc;
+    if (rc != 0)
+        send_error_to(&j->reply, j->stream, rc, NULL, SISP_T_POST_BEGIN);
+}
+
+static void on_post_begin(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *raw, size_t n,
+                          const sisp_post_begin_t *pb) {
+    sisp_manifest_t m;
+    if (s->up.active) {
+        send_error_to(&s->out, f->stream, SISP_EBUSY, "one upload at a time per connection",
+                      SISP_T_POST_BEGIN);
+        s->failed_stream = f->stream;
+        return;
+    }
+    /* The manifest must be signed by the authenticated user and name them as its owner, and
+     * describe exactly this upload. */
+    int rc = sisp_manifest_verify(pb->manifest.ptr, pb->manifest.len, pb->signature.ptr,
+                                  pb->signature.len, s->peer.pub, sisp_slice_str(s->user), &m);
+    if (rc == 0 && (!sisp_slice_eq(m.name, pb->name) || !sisp_slice_eq(m.group, pb->group)))
+        rc = SISP_EMISMATCH;
+    if (rc == 0 && m.cipher_size != pb->size)
+        rc = SISP_ESIZE;
+    if (rc == 0 && pb->size > s->env->cfg.max_image_bytes)
+        rc = SISP_EQUOTA;
+    if (rc != 0) {
+        send_error_to(&s->out, f->stream, rc, NULL, SISP_T_POST_BEGIN);
+        s->failed_stream = f->stream;
+        return;
+    }
+    memset(&s->up.img, 0, sizeof s->up.img);
+    cstr(s->up.img.name, sizeof s->up.img.name, pb->name);
+    cstr(s->up.img.group, sizeof s->up.img.group, pb->group);
+    snprintf(s->up.img.owner, sizeof s->up.img.owner, "%s", s->user);
+    s->up.img.epoch = m.epoch;
+    s->up.img.size = pb->size;
+    memcpy(s->up.img.manifest, pb->manifest.ptr, pb->manifest.len);
+    s->up.img.manifest_len = pb->manifest.len;
+    memcpy(s->up.img.sig, pb->signature.ptr, pb->signature.len);
+    s->up.img.sig_len = pb->signature.len;
+    memcpy(s->up.want, m.cipher_sha256.ptr, SISP_SHA256_SIZE);
+    s->up.stream = f->stream;
+    s->up.size = pb->size;
+    s->up.written = 0;
+    if (sisp_sha256_init(&s->up.hash) != 0) {
+        fail(s, f->stream, SISP_ECRYPTO, SISP_T_POST_BEGIN);
+        return;
+    }
+    if (job_take_frame(s, raw, n) != 0) {
+        fail(s, f->stream, SISP_ENOMEM, SISP_T_POST_BEGIN);
+        return;
+    }
+    start_job(s, OP_POST_BEGIN, f->stream, run_post_begin, 0);
+}
+
+static void run_write(sisp_job_t *base, sisp_store_t *st) {
+    sjob_t *j = (sjob_t *)base;
+    const uint8_t *p = j->data.data;
+    size_t n = j->data.len;
+    off_t off = (off_t)j->offset;
+    (void)st;
+    base->rc = 0;
+    while (n > 0) {
+        ssize_t w = pwrite(j->fd, p, n, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            base->rc = SISP_EIO;
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+}
+
+static void abort_upload(sisp_session_t *s) {
+    if (!s->up.active)
+        return;
+    if (s->up.blob.fd >= 0)
+        close(s->up.blob.fd);
+    s->up.blob.fd = -1;
+    unlink(s->up.blob.tmp_path);
+    sisp_sha256_free(&s->up.hash);
+    s->up.active = 0;
+}
+
+static void on_data(sisp_session_t *s, const sisp_frame_t *f, const sisp_data_t *d) {
+    if (!s->up.active || f->stream != s->up.stream) {
+        if (f->stream != s->failed_stream)
+            send_error_to(&s->out, f->stream, SISP_ESTREAM, "no upload on this stream",
+                          SISP_T_DATA);
+        return;
+    }
+    int rc = 0;
+    if (d->offset != s->up.written)
+        rc = SISP_EPROTO;
+    else if (d->data.len > s->up.size - s->up.written)
+        rc = SISP_ESIZE;
+    if (rc != 0) {
+        send_error_to(&s->out, f->stream, rc, NULL, SISP_T_DATA);
+        s->failed_stream = s->up.stream;
+        abort_upload(s);
+        return;
+    }
+    if (sisp_sha256_update(&s->up.hash, d->data.ptr, d->data.len) != 0) {
+        fail(s, f->stream, SISP_ECRYPTO, SISP_T_DATA);
+        return;
+    }
+    sjob_t *j = &s->job;
+    sisp_buf_reset(&j->data);
+    if (sisp_buf_append(&j->data, d->data.ptr, d->data.len) != 0) {
+        fail(s, f->stream, SISP_ENOMEM, SISP_T_DATA);
+        return;
+    }
+    j->fd = s->up.blob.fd;
+    j->offset = s->up.written;
+    s->up.written += d->data.len;
+    start_job(s, OP_POST_WRITE, f->stream, run_write, 1);
+}
+
+static void run_commit(sisp_job_t *base, sisp_store_t *st) {
+    sjob_t *j = (sjob_t *)base;
+    sisp_session_t *s = j->s;
+    int rc = sisp_store_image_commit(st, &s->up.blob, &s->up.img);
+    base->rc = rc;
+    if (rc == 0)
+        sisp_store_audit(st, s->user, "post", s->up.img.name);
+}
+
+static void on_post_end(sisp_session_t *s, const sisp_frame_t *f, const sisp_post_end_t *pe) {
+    uint8_t digest[SISP_SHA256_SIZE];
+    if (!s->up.active || f->stream != s->up.stream) {
+        if (f->stream != s->failed_stream)
+            send_error_to(&s->out, f->stream, SISP_ESTREAM, "no upload on this stream",
+                          SISP_T_POST_END);
+        return;
+    }
+    int rc = 0;
+    if (pe->size != s->up.written || s->up.written != s->up.size)
+        rc = SISP_ESIZE;
+    if (rc == 0 && sisp_sha256_final(&s->up.hash, digest) != 0)
+        rc = SISP_ECRYPTO;
+    if (rc == 0 && !sisp_ct_eq(digest, s->up.want, SISP_SHA256_SIZE))
+        rc = SISP_EHASH;
+    if (rc != 0) {
+        send_error_to(&s->out, f->stream, rc, NULL, SISP_T_POST_END);
+        s->failed_stream = s->up.stream;
+        abort_upload(s);
+        return;
+    }
+    start_job(s, OP_POST_COMMIT, f->stream, run_commit, 0);
+}
+
+static void on_post_committed(sisp_session_t *s) {
+    sjob_t *j = &s->job;
+    int rc = j->base.rc;
+    s->up.active = 0;
+    s->up.blob.fd = -1; /* closed by the commit */
+    if (rc != 0) {
+        unlink(s->up.blob.tmp_path);
+        send_error_to(&s->out, j->stream, rc,
+                      rc == SISP_EEXIST ? "an image of that name exists in that group" : NULL,
+                      SISP_T_POST_END);
+        return;
+    }
+    const sisp_image_rec_t *img = &s->up.img;
+    sisp_posted_t posted = {img->id, img->seq, sisp_slice_str(img->name),
+                            sisp_slice_str(img->group), (uint64_t)img->posted_at};
+    if (sisp_posted_encode(&s->out, j->stream, &posted) != 0)
+        s->closing = 1;
+    /* Acknowledged: now tell every connected member of the group, the uploader's other
+     * connections included. */
+    sisp_notify_t n;
+    image_info_of(img, &n);
+    sisp_buf_reset(&j->fanout);
+    if (sisp_notify_encode(&j->fanout, 0, &n) == 0)
+        s->env->notify_group(s->env, img->group, j->fanout.data, j->fanout.len);
+}
+
+/* ---- downloads ---- */
+
+static void run_download_open(sisp_job_t *base, sisp_store_t *st) {
+    sjob_t *j = (sjob_t *)base;
+    sisp_session_t *s = j->s;
+    const sisp_download_t *d = &j->pkt->u.download;
+    char group[SISP_GROUPNAME_MAX + 1], name[SISP_IMAGENAME_MAX + 1], path[600];
+    cstr(group, sizeof group, d->group);
+    cstr(name, sizeof name, d->name);
+    j->fd = -1;
+    int rc = sisp_store_image_get(st, d->id, group, name, s->user, j->img);
+    if (rc == 0)
+        rc = member_ok(st, j->img->group, s->user, 0);
+    if (rc == SISP_EPERM)
+        rc = SISP_ENOTFOUND; /* do not reveal images of groups one is not in */
+    if (rc == 0 && d->offset > j->img->size)
+        rc = SISP_EVALUE;
+    if (rc == 0) {
+        sisp_store_blob_path(st, j->img->blob, path, sizeof path);
+        j->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (j->fd < 0)
+            rc = SISP_EIO;
+    }
+    base->rc = rc;
+    if (rc == 0) {
+        sisp_image_begin_t ib;
+        memset(&ib, 0, sizeof ib);
+        image_info_of(j->img, &ib.info);
+        ib.manifest = sisp_slice(j->img->manifest, j->img->manifest_len);
+        ib.signature = sisp_slice(j->img->sig, j->img->sig_len);
+        ib.offset = d->offset;
+        j->offset = d->offset;
+        rc = sisp_image_begin_encode(&j->reply, j->stream, &ib);
+        if (rc == 0 && d->offset == j->img->size) {
+            sisp_image_end_t e = {j->img->size};
+            rc = sisp_image_end_encode(&j->reply, j->stream, &e);
+            close(j->fd);
+            j->fd = -1;
+            base->rc = 1; /* nothing to stream */
+        }
+    }
+    if (rc < 0)
+        send_error_to(&j->reply, j->stream, rc, NULL, SISP_T_DOWNLOAD);
+}
+
+static void run_read(sisp_job_t *base, sisp_store_t *st) {
+    sjob_t *j = (sjob_t *)base;
+    (void)st;
+    base->rc = 0;
+    ssize_t r;
+    do
+        r = pread(j->fd, j->data.data, j->want, (off_t)j->offset);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        base->rc = SISP_EIO;
+    else
+        j->data.len = (size_t)r;
+}
+
+static void continue_download(sisp_session_t *s) {
+    if (!s->down.active || s->busy || s->closing || s->out.len >= OUT_HIGH_WATER)
+        return;
+    sjob_t *j = &s->job;
+    uint64_t left = s->down.size - s->down.offset;
+    size_t n = left < s->env->cfg.chunk ? (size_t)left : s->env->cfg.chunk;
+    sisp_buf_reset(&j->data);
+    if (sisp_buf_reserve(&j->data, n) != 0) {
+        sisp_session_bye(s, SISP_ENOMEM, NULL);
+        return;
+    }
+    j->want = n;
+    j->fd = s->down.fd;
+    j->offset = s->down.offset;
+    start_job(s, OP_DOWNLOAD_READ, s->down.stream, run_read, 1);
+}
+
+void sisp_session_drained(sisp_session_t *s) {
+    continue_download(s);
+}
+
+/* ---- dispatch ---- */
+
+static void dispatch(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *raw, size_t n) {
+    sisp_packet_t *pkt = s->job.pkt; /* decoded into the job's packet; copied again if needed */
+    int rc = sisp_packet_decode(f, pkt);
+    if (rc != 0) {
+        fail(s, f->stream, rc, f->type);
+        return;
+    }
+    switch (f->type) {
+    case SISP_T_HELLO:
+        on_hello(s, &pkt->u.hello);
+        return;
+    case SISP_T_PING: {
+        sisp_pong_t pong = {pkt->u.ping.token};
+        if (sisp_pong_encode(&s->out, f->stream, &pong) != 0)
+            s->closing = 1;
+        return;
+    }
+    case SISP_T_PONG:
+    case SISP_T_ERROR:
+        return;
+    case SISP_T_BYE:
+        s->closing = 1;
+        return;
+    case SISP_T_CANCEL:
+        if (s->up.active && f->stream == s->up.stream) {
+            abort_upload(s);
+            s->failed_stream = f->stream;
+        } else if (s->down.active && f->stream == s->down.stream) {
+            close(s->down.fd);
+            s->down.fd = -1;
+            s->down.active = 0;
+        }
+        return;
+    case SISP_T_REGISTER: {
+        if (!s->env->register_allowed(s->env, s->addr)) {
+            send_error_to(&s->out, f->stream, SISP_ERATELIMIT, NULL, SISP_T_REGISTER);
+            return;
+        }
+        break;
+    }
+    case SISP_T_POST_BEGIN:
+        on_post_begin(s, f, raw, n, &pkt->u.post_begin);
+        return;
+    case SISP_T_DATA:
+        on_data(s, f, &pkt->u.data);
+        return;
+    case SISP_T_POST_END:
+        on_post_end(s, f, &pkt->u.post_end);
+        return;
+    case SISP_T_DOWNLOAD:
+        if (s->down.active) {
+            send_error_to(&s->out, f->stream, SISP_EBUSY, "one download at a time",
+                          SISP_T_DOWNLOAD);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    /* Everything else is answered from the store, off the loop. */
+    if (job_take_frame(s, raw, n) != 0) {
+        fail(s, f->stream, SISP_ENOMEM, f->type);
+        return;
+    }
+    if (f->type == SISP_T_REGISTER)
+        start_job(s, OP_REGISTER, f->stream, run_register, 0);
+    else if (f->type == SISP_T_DOWNLOAD) {
+        if (s->job.img == NULL && (s->job.img = malloc(sizeof *s->job.img)) == NULL) {
+            fail(s, f->stream, SISP_ENOMEM, f->type);
+            return;
+        }
+        start_job(s, OP_DOWNLOAD_OPEN, f->stream, run_download_open, 0);
+    } else
+        start_job(s, OP_REQUEST, f->stream, run_request, 0);
+}
+
+static void pump(sisp_session_t *s) {
+    size_t used = 0;
+    while (!s->busy && !s->closing) {
+        sisp_frame_t f;
+        size_t n = 0;
+        int rc = sisp_frame_decode(&s->dec, s->in.data + used, s->in.len - used, &f, &n);
+        if (rc == SISP_NEED_MORE)
+            break;
+        if (rc != 0) {
+            uint8_t type = s->in.len - used >= SISP_HEADER_SIZE ? s->in.data[used + 5] : 0;
+            fail(s, 0, rc, type);
+            break;
+        }
+        dispatch(s, &f, s->in.data + used, n);
+        used += n;
+    }
+    sisp_buf_consume(&s->in, used);
+}
+
+void sisp_session_input(sisp_session_t *s, const uint8_t *p, size_t len) {
+    if (s->closing)
+        return;
+    if (sisp_buf_append(&s->in, p, len) != 0) {
+        fail(s, 0, SISP_ETOOBIG, 0);
+        return;
+    }
+    pump(s);
+}

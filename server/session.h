@@ -1,0 +1,49 @@
+/* One connection's protocol logic, sans-I/O: plaintext bytes in (after TLS), plaintext frames
+ * out, blocking work handed to the environment as jobs. conn.c feeds it from libuv; the tests
+ * and fuzz/fuzz_session feed it directly.
+ *
+ * States: HELLO (waiting for the client's HELLO) -> UNAUTH (no client certificate: REGISTER,
+ * PING, BYE only) or AUTH (identity from the verified certificate) -> closing. Every frame is
+ * checked against the state on its header, before its payload is read. */
+#ifndef SISP_SESSION_H
+#define SISP_SESSION_H
+
+#include "server.h"
+
+#include <sisp/packet.h>
+
+typedef struct sisp_session sisp_session_t;
+
+/* peer: the verified client certificate, or NULL for a connection without one. cert_fp:
+ * SHA-256 of that certificate's DER (ignored when peer is NULL). addr: the peer address, for
+ * rate limits and logs. */
+sisp_session_t *sisp_session_new(sisp_env_t *env, const sisp_cert_info_t *peer,
+                                 const uint8_t cert_fp[SISP_SHA256_SIZE], const char *addr);
+/* What env->wake receives for this session (the glue's connection). */
+void sisp_session_set_owner(sisp_session_t *s, void *owner);
+/* Frees now, or, while a job of the session is running, once it completes. */
+void sisp_session_free(sisp_session_t *s);
+
+/* Plaintext from the peer. Processes every complete frame it can. */
+void sisp_session_input(sisp_session_t *s, const uint8_t *p, size_t len);
+/* 1 if the session holds this much unprocessed input that the glue should stop reading. */
+int sisp_session_input_full(const sisp_session_t *s);
+/* Frames to send. The glue writes them out and sisp_buf_consume()s what it sent, then calls
+ * sisp_session_drained() so a download can continue. */
+sisp_buf_t *sisp_session_output(sisp_session_t *s);
+void sisp_session_drained(sisp_session_t *s);
+/* 1 once the session wants the connection closed after its output is flushed. */
+int sisp_session_closing(const sisp_session_t *s);
+/* A frame pushed from elsewhere (NOTIFY, MEMBER_PENDING, KEY_RESULT). If the connection's
+ * queued output is over the push cap, the session sends BYE and closes instead: the client
+ * catches up with LIST since=seq when it returns. */
+void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len);
+/* The authenticated user, or NULL. */
+const char *sisp_session_user(const sisp_session_t *s);
+/* Called by the glue on timeouts and shutdown: sends BYE with code and closes. */
+void sisp_session_bye(sisp_session_t *s, int code, const char *message);
+
+/* Stats for logs and tests. */
+sisp_state_t sisp_session_state(const sisp_session_t *s);
+
+#endif
