@@ -52,6 +52,10 @@ struct sisp_server {
     conn_t *conns;
     unsigned n_conns, n_preauth;
     int shutting_down;
+    uint64_t *revoked; /* sorted serials, refreshed from the store every few seconds */
+    size_t n_revoked;
+    int refreshing;
+    int64_t last_refresh;
     rate_t rates[RATE_SLOTS];
     uint8_t readbuf[64 * 1024];
 };
@@ -64,6 +68,9 @@ typedef struct {
     char (*members)[SISP_USERNAME_MAX + 1];
     size_t n_members, cap;
 } fanout_job_t;
+
+static void submit(sisp_server_t *srv, sisp_job_t *job);
+static void refresh_revoked(sisp_server_t *srv);
 
 void sisp_net_cfg_default(sisp_net_cfg_t *cfg) {
     cfg->max_conns = 20000;
@@ -348,6 +355,8 @@ static void on_connection(uv_stream_t *server, int status) {
 static void on_sweep(uv_timer_t *t) {
     sisp_server_t *srv = t->data;
     int64_t now = now_s();
+    if (now - srv->last_refresh >= 2)
+        refresh_revoked(srv);
     for (conn_t *c = srv->conns, *next; c; c = next) {
         next = c->next;
         if (c->sess == NULL || sisp_session_state(c->sess) == SISP_STATE_HELLO) {
@@ -383,6 +392,7 @@ static void on_sweep(uv_timer_t *t) {
 /* ---- the environment sessions see ---- */
 
 static void submit(sisp_server_t *srv, sisp_job_t *job) {
+    job->commit_failed = 0;
     if (srv->worker != NULL) {
         sisp_worker_submit(srv->worker, job);
         return;
@@ -515,13 +525,80 @@ static void env_wake(sisp_env_t *env, void *owner) {
 
 /* ---- start and stop ---- */
 
+/* ---- revocation ----
+ * The handshake runs on the loop, which must not touch the store, so it checks a sorted copy
+ * of the revoked serials that a store job refreshes every few seconds (`sispd revoke` runs in
+ * another process). The session's certificate check on the store thread, after HELLO, closes
+ * the gap: no request is served on a revoked certificate either way. */
+
+typedef struct {
+    sisp_job_t job;
+    sisp_server_t *srv;
+    uint64_t *list;
+    size_t n, cap;
+} revoked_job_t;
+
+static void collect_serial(void *arg, uint64_t serial) {
+    revoked_job_t *j = arg;
+    if (j->n == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 64;
+        uint64_t *p = realloc(j->list, cap * sizeof *p);
+        if (p == NULL) {
+            j->job.rc = SISP_ENOMEM;
+            return;
+        }
+        j->list = p;
+        j->cap = cap;
+    }
+    j->list[j->n++] = serial;
+}
+
+static void revoked_run(sisp_job_t *job, sisp_store_t *st) {
+    revoked_job_t *j = (revoked_job_t *)job;
+    job->rc = 0;
+    int rc = sisp_store_revoked_serials(st, collect_serial, j);
+    if (job->rc == 0)
+        job->rc = rc;
+}
+
+static void revoked_done(sisp_job_t *job) {
+    revoked_job_t *j = (revoked_job_t *)job;
+    sisp_server_t *srv = j->srv;
+    srv->refreshing = 0;
+    if (job->rc == 0) {
+        free(srv->revoked);
+        srv->revoked = j->list;
+        srv->n_revoked = j->n;
+        j->list = NULL;
+    }
+    free(j->list);
+    free(j);
+}
+
+static void refresh_revoked(sisp_server_t *srv) {
+    revoked_job_t *j = calloc(1, sizeof *j);
+    if (j == NULL || srv->refreshing) {
+        free(j);
+        return;
+    }
+    j->srv = srv;
+    j->job.kind = SISP_JOB_STORE;
+    j->job.run = revoked_run;
+    j->job.done = revoked_done;
+    srv->refreshing = 1;
+    srv->last_refresh = now_s();
+    submit(srv, &j->job);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int revoked_cb(void *arg, uint64_t serial) {
-    (void)arg;
-    (void)serial;
-    /* The handshake runs on the loop, which must not touch the store: revocation is checked
-     * right after it, by the session's certificate check on the store thread, before any
-     * request is served. */
-    return 0;
+    sisp_server_t *srv = arg;
+    return srv->n_revoked > 0 &&
+           bsearch(&serial, srv->revoked, srv->n_revoked, sizeof serial, cmp_u64) != NULL;
 }
 
 int sisp_server_start(uv_loop_t *loop, const sisp_net_cfg_t *net, const sisp_server_cfg_t *cfg,
@@ -575,6 +652,7 @@ int sisp_server_start(uv_loop_t *loop, const sisp_net_cfg_t *net, const sisp_ser
     uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
     *bound_port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
                                                    : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    refresh_revoked(srv); /* the first list, before the first handshake completes */
     uv_timer_init(loop, &srv->sweep);
     srv->sweep.data = srv;
     uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
@@ -622,6 +700,7 @@ void sisp_server_shutdown(sisp_server_t *srv) {
 void sisp_server_free(sisp_server_t *srv) {
     if (srv == NULL)
         return;
+    free(srv->revoked);
     sisp_tls_ctx_free(srv->tls);
     free(srv);
 }

@@ -159,6 +159,7 @@ static const char *const MIGRATIONS[] = {
     XX(USERS, "SELECT " USER_COLS " FROM users ORDER BY name")                                     \
     XX(USER_REVOKE, "UPDATE users SET revoked = 1 WHERE name = ?1")                                \
     XX(SERIAL_REVOKED, "SELECT revoked FROM users WHERE serial = ?1")                              \
+    XX(REVOKED_SERIALS, "SELECT serial FROM users WHERE revoked = 1 ORDER BY serial")              \
     XX(INVITE_ADD, "INSERT INTO invites (code, expires_at) VALUES (?1, ?2)")                       \
     XX(INVITE_USE, "UPDATE invites SET used_at = ?2 "                                              \
                    "WHERE code = ?1 AND used_at IS NULL AND expires_at > ?2")                      \
@@ -957,6 +958,18 @@ int sisp_store_serial_revoked(sisp_store_t *st, uint64_t serial) {
     if (rc == SISP_ENOTFOUND)
         return 0;
     return rc != 0 ? rc : v != 0;
+}
+
+int sisp_store_revoked_serials(sisp_store_t *st, void (*cb)(void *arg, uint64_t serial),
+                               void *arg) {
+    int rc = ready(st);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = st->s[S_REVOKED_SERIALS];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        cb(arg, (uint64_t)sqlite3_column_int64(s, 0));
+    done(s);
+    return rc == SQLITE_DONE ? 0 : sql_err(rc);
 }
 
 /* ---- invites ---- */

@@ -87,6 +87,8 @@ int sisp_store_user_revoke(sisp_store_t *st, const char *user);
  * the caller also checks that the serial is the one on file for the certificate's user), a
  * negative error if the store failed. */
 int sisp_store_serial_revoked(sisp_store_t *st, uint64_t serial);
+/* Calls cb with every revoked serial, ascending. */
+int sisp_store_revoked_serials(sisp_store_t *st, void (*cb)(void *arg, uint64_t serial), void *arg);
 
 /* ---- invites ---- */
 
