@@ -151,11 +151,6 @@ sisp_session_t *sisp_session_new(sisp_env_t *env, const sisp_cert_info_t *peer,
     sisp_buf_init(&s->job.reply, 0);
     sisp_buf_init(&s->job.fanout, 0);
     sisp_buf_init(&s->job.data, 0);
-    s->job.pkt = malloc(sizeof *s->job.pkt);
-    if (s->job.pkt == NULL) {
-        free(s);
-        return NULL;
-    }
     return s;
 }
 
@@ -1133,6 +1128,12 @@ void sisp_session_drained(sisp_session_t *s) {
 /* ---- dispatch ---- */
 
 static void dispatch(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *raw, size_t n) {
+    /* The decoded packet (up to some 25 KiB with its repeated fields) exists only while a
+     * frame is handled or a job runs, so an idle connection does not keep it. */
+    if (s->job.pkt == NULL && (s->job.pkt = malloc(sizeof *s->job.pkt)) == NULL) {
+        fail(s, f->stream, SISP_ENOMEM, f->type);
+        return;
+    }
     sisp_packet_t *pkt = s->job.pkt; /* decoded into the job's packet; copied again if needed */
     int rc = sisp_packet_decode(f, pkt);
     if (rc != 0) {
@@ -1225,6 +1226,21 @@ static void pump(sisp_session_t *s) {
         used += n;
     }
     sisp_buf_consume(&s->in, used);
+    if (!s->busy) {
+        /* Idle: give back what only a frame in progress needs. */
+        free(s->job.pkt);
+        s->job.pkt = NULL;
+        if (s->in.len == 0 && s->in.cap > 16384) {
+            size_t max = s->in.max;
+            sisp_buf_free(&s->in);
+            sisp_buf_init(&s->in, max);
+        }
+        sisp_buf_free(&s->job.frame);
+        sisp_buf_free(&s->job.reply);
+        sisp_buf_free(&s->job.fanout);
+        if (!s->down.active)
+            sisp_buf_free(&s->job.data);
+    }
 }
 
 void sisp_session_input(sisp_session_t *s, const uint8_t *p, size_t len) {
