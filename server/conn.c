@@ -30,6 +30,7 @@ struct conn {
     int pinged;
     char addr[64];
     int64_t created, last_rx;
+    int64_t closing_since; /* when the session asked to close; the peer gets 2 s to take it */
 };
 
 #define RATE_SLOTS 256
@@ -117,6 +118,7 @@ static void conn_close(conn_t *c) {
 /* ---- output ---- */
 
 static void flush(conn_t *c);
+static void maybe_resume(conn_t *c);
 
 static void on_written(uv_write_t *req, int status) {
     conn_t *c = container_of(req, conn_t, wreq);
@@ -131,6 +133,7 @@ static void on_written(uv_write_t *req, int status) {
     if (c->sess)
         sisp_session_drained(c->sess);
     flush(c);
+    maybe_resume(c); /* reading stopped on a full queue resumes as it drains */
 }
 
 /* Moves session output through TLS, starts a write if none is in flight, applies
@@ -153,6 +156,8 @@ static void flush(conn_t *c) {
             taken += n;
         }
         sisp_buf_consume(out, taken);
+        if (sisp_session_closing(c->sess) && c->closing_since == 0)
+            c->closing_since = now_s();
         if (sisp_session_closing(c->sess) && out->len == 0 && !c->close_pending) {
             c->close_pending = 1;
             sisp_tls_close(c->tls);
@@ -359,6 +364,20 @@ static void on_sweep(uv_timer_t *t) {
         refresh_revoked(srv);
     for (conn_t *c = srv->conns, *next; c; c = next) {
         next = c->next;
+        if (c->closing_since != 0) {
+            /* A peer that does not take its last bytes (a stalled reader dropped over the
+             * push cap, a client at shutdown) is cut off rather than kept. */
+            if (now - c->closing_since >= 2)
+                conn_close(c);
+            continue;
+        }
+        if (c->sess != NULL && sisp_session_state(c->sess) == SISP_STATE_UNAUTH &&
+            now - c->created > 6 * (int64_t)srv->net.handshake_timeout) {
+            /* Without a certificate a connection may register, not linger. */
+            sisp_session_bye(c->sess, SISP_ETIMEDOUT, "register or disconnect");
+            flush(c);
+            continue;
+        }
         if (c->sess == NULL || sisp_session_state(c->sess) == SISP_STATE_HELLO) {
             if (now - c->created > (int64_t)srv->net.handshake_timeout) {
                 sisp_log(SISP_LOG_INFO, "%s: handshake timeout", c->addr);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <uv.h>
@@ -181,6 +182,17 @@ static int serve(const opts_t *o) {
     uv_loop_t loop;
     int rc, port = 0;
 
+    /* One descriptor per connection: raise the soft limit as far as the hard one allows, so
+     * --max-conns is what bounds connections, not an inherited default of 1024. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)o->net.max_conns + 64)
+        sisp_log(SISP_LOG_WARN, "file descriptor limit %llu is below --max-conns %u",
+                 (unsigned long long)rl.rlim_cur, o->net.max_conns);
     if (mkdir(o->data, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "sispd: cannot create %s: %s\n", o->data, strerror(errno));
         return 1;

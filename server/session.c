@@ -58,6 +58,7 @@ struct sisp_session {
     char user[SISP_USERNAME_MAX + 1];
     void *owner;
     int closing, dead, busy;
+    int in_pump; /* a job finishing inside submit() must not re-enter the frame loop */
     sjob_t job;
     uint32_t failed_stream; /* DATA/POST_END of a refused upload are dropped quietly */
     struct {
@@ -198,7 +199,7 @@ int sisp_session_closing(const sisp_session_t *s) {
 }
 
 int sisp_session_input_full(const sisp_session_t *s) {
-    return s->in.len >= SISP_LIMIT_CONTROL;
+    return s->in.len >= SISP_LIMIT_CONTROL || s->out.len >= OUT_HIGH_WATER;
 }
 
 const char *sisp_session_user(const sisp_session_t *s) {
@@ -260,16 +261,30 @@ static int job_take_frame(sisp_session_t *s, const uint8_t *frame, size_t len) {
 }
 
 static void continue_download(sisp_session_t *s);
-static void on_post_committed(sisp_session_t *s);
+static void on_post_committed(sisp_session_t *s, int quiet);
 static void abort_upload(sisp_session_t *s);
 
 static void job_done(sisp_job_t *base) {
     sjob_t *j = (sjob_t *)base;
     sisp_session_t *s = j->s;
     s->busy = 0;
+    if (j->op == OP_POST_BEGIN && (base->rc != 0 || base->commit_failed || s->dead) &&
+        s->up.blob.fd >= 0) {
+        /* The temp file exists but the upload will not go on: remove it now. */
+        close(s->up.blob.fd);
+        s->up.blob.fd = -1;
+        unlink(s->up.blob.tmp_path);
+        if (base->rc == 0)
+            base->rc = SISP_ESTORE;
+    }
+    if (j->op == OP_DOWNLOAD_OPEN && (base->rc != 0 || base->commit_failed || s->dead) &&
+        j->fd >= 0) {
+        close(j->fd);
+        j->fd = -1;
+        if (base->rc == 0)
+            base->rc = SISP_ESTORE;
+    }
     if (s->dead) {
-        if (j->op == OP_DOWNLOAD_OPEN && j->fd >= 0)
-            close(j->fd);
         release(s);
         return;
     }
@@ -286,7 +301,9 @@ static void job_done(sisp_job_t *base) {
         s->env->notify_group(s->env, j->fan_group, j->fanout.data, j->fanout.len);
     if (j->fanout.len > 0 && j->fan_user[0])
         s->env->notify_user(s->env, j->fan_user, j->fanout.data, j->fanout.len);
-    if (!s->closing && sisp_buf_append(&s->out, j->reply.data, j->reply.len) != 0)
+    /* Once BYE is out, nothing more goes to this peer (what others are told still goes). */
+    int quiet = s->closing;
+    if (!quiet && sisp_buf_append(&s->out, j->reply.data, j->reply.len) != 0)
         sisp_session_bye(s, SISP_ENOMEM, NULL);
     if (j->close_after)
         s->closing = 1;
@@ -314,7 +331,7 @@ static void job_done(sisp_job_t *base) {
         }
         break;
     case OP_POST_COMMIT:
-        on_post_committed(s);
+        on_post_committed(s, quiet);
         break;
     case OP_DOWNLOAD_OPEN:
         if (base->rc == 0) {
@@ -327,7 +344,11 @@ static void job_done(sisp_job_t *base) {
         }
         break;
     case OP_DOWNLOAD_READ:
-        if (base->rc == 0) {
+        if (quiet) {
+            close(s->down.fd);
+            s->down.fd = -1;
+            s->down.active = 0;
+        } else if (base->rc == 0) {
             sisp_data_t d = {s->down.offset, sisp_slice(j->data.data, j->data.len)};
             if (sisp_data_encode(&s->out, s->down.stream, &d) != 0) {
                 sisp_session_bye(s, SISP_ENOMEM, NULL);
@@ -917,6 +938,8 @@ static void on_post_begin(sisp_session_t *s, const sisp_frame_t *f, const uint8_
         fail(s, f->stream, SISP_ENOMEM, SISP_T_POST_BEGIN);
         return;
     }
+    s->up.blob.fd = -1;
+    s->up.blob.tmp_path[0] = '\0';
     start_job(s, OP_POST_BEGIN, f->stream, run_post_begin, 0);
 }
 
@@ -1019,22 +1042,23 @@ static void on_post_end(sisp_session_t *s, const sisp_frame_t *f, const sisp_pos
     start_job(s, OP_POST_COMMIT, f->stream, run_commit, 0);
 }
 
-static void on_post_committed(sisp_session_t *s) {
+static void on_post_committed(sisp_session_t *s, int quiet) {
     sjob_t *j = &s->job;
     int rc = j->base.rc;
     s->up.active = 0;
     s->up.blob.fd = -1; /* closed by the commit */
     if (rc != 0) {
         unlink(s->up.blob.tmp_path);
-        send_error_to(&s->out, j->stream, rc,
-                      rc == SISP_EEXIST ? "an image of that name exists in that group" : NULL,
-                      SISP_T_POST_END);
+        if (!quiet)
+            send_error_to(&s->out, j->stream, rc,
+                          rc == SISP_EEXIST ? "an image of that name exists in that group" : NULL,
+                          SISP_T_POST_END);
         return;
     }
     const sisp_image_rec_t *img = &s->up.img;
     sisp_posted_t posted = {img->id, img->seq, sisp_slice_str(img->name),
                             sisp_slice_str(img->group), (uint64_t)img->posted_at};
-    if (sisp_posted_encode(&s->out, j->stream, &posted) != 0)
+    if (!quiet && sisp_posted_encode(&s->out, j->stream, &posted) != 0)
         s->closing = 1;
     /* Acknowledged: now tell every connected member of the group, the uploader's other
      * connections included. */
@@ -1122,6 +1146,8 @@ static void continue_download(sisp_session_t *s) {
 }
 
 void sisp_session_drained(sisp_session_t *s) {
+    if (!s->busy && s->in.len > 0)
+        pump(s);
     continue_download(s);
 }
 
@@ -1211,7 +1237,12 @@ static void dispatch(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *ra
 
 static void pump(sisp_session_t *s) {
     size_t used = 0;
-    while (!s->busy && !s->closing) {
+    if (s->in_pump)
+        return; /* the outer loop goes on once the job that finished here returns */
+    s->in_pump = 1;
+    /* A client that sends requests but does not read their answers stops being served once
+     * this much output waits: memory stays bounded, and the glue stops reading. */
+    while (!s->busy && !s->closing && s->out.len < OUT_HIGH_WATER) {
         sisp_frame_t f;
         size_t n = 0;
         int rc = sisp_frame_decode(&s->dec, s->in.data + used, s->in.len - used, &f, &n);
@@ -1225,6 +1256,7 @@ static void pump(sisp_session_t *s) {
         dispatch(s, &f, s->in.data + used, n);
         used += n;
     }
+    s->in_pump = 0;
     sisp_buf_consume(&s->in, used);
     if (!s->busy) {
         /* Idle: give back what only a frame in progress needs. */

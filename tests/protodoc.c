@@ -1,8 +1,9 @@
 /* sisp-protodoc: prints docs/PROTOCOL.md's generated catalog section, splices it into the
- * document (--update FILE), or writes each sample frame, and sealed files from the seal
- * fixture, as fuzz seeds (--corpus DIR). */
+ * document (--update FILE), or writes each sample frame, sealed files from the seal fixture
+ * and client streams for the session fuzzer (tenv_seeds.c) as fuzz seeds (--corpus DIR). */
 #include "docfile.h"
 #include "seal_fixture.h"
+#include "tenv.h"
 #include "vectors.h"
 
 #include <errno.h>
@@ -163,7 +164,9 @@ static int corpus(const char *dir) {
     }
     sisp_buf_free(&enc);
     sisp_buf_free(&seed);
-    return rc == 0 ? seal_seeds(dir) : rc;
+    if (rc == 0)
+        rc = seal_seeds(dir);
+    return rc == 0 ? tenv_session_seeds(dir) : rc;
 }
 
 int main(int argc, char **argv) {

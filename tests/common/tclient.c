@@ -370,3 +370,325 @@ int tc_register(int port, const uint8_t *ca_der, size_t ca_len, const char *name
     sisp_buf_free(&csr);
     return rc;
 }
+
+/* ---- for the robustness suites ---- */
+
+#include <sisp/keys.h>
+#include <sisp/seal.h>
+
+tclient_t *tc_connect_tls(int port, const uint8_t *ca_der, size_t ca_len, const tc_user_t *user,
+                          int tls12, int *err) {
+    *err = 0;
+    if (!ssl_once) {
+        wolfSSL_Init();
+        ssl_once = 1;
+    }
+    tclient_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->fd = -1;
+    c->next_stream = 1;
+    c->cur = malloc(sizeof *c->cur);
+    c->tmp = malloc(sizeof *c->tmp);
+    sisp_buf_init(&c->in, 0);
+    sisp_buf_init(&c->cur_frame, 0);
+    sisp_buf_init(&c->hello_frame, 0);
+    sisp_decoder_init(&c->dec, SISP_ROLE_CLIENT);
+    if (c->cur == NULL || c->tmp == NULL) {
+        tc_close(c);
+        return NULL;
+    }
+
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    if (c->fd >= 0)
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        *err = SISP_EIO;
+        tc_close(c);
+        return NULL;
+    }
+    c->ctx = wolfSSL_CTX_new(tls12 ? wolfTLSv1_2_client_method() : wolfTLSv1_3_client_method());
+    if (c->ctx == NULL ||
+        wolfSSL_CTX_load_verify_buffer(c->ctx, ca_der, (long)ca_len, WOLFSSL_FILETYPE_ASN1) !=
+            WOLFSSL_SUCCESS) {
+        fprintf(stderr, "tclient: cannot load the CA\n");
+        *err = SISP_EINVAL;
+        tc_close(c);
+        return NULL;
+    }
+    wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, NULL);
+    if (user != NULL) {
+        uint8_t der[256];
+        word32 dlen = sizeof der;
+        if (key_der(&user->id, der, &dlen) != 0 ||
+            wolfSSL_CTX_use_certificate_buffer(c->ctx, user->cert, (long)user->cert_len,
+                                               WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
+            wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, (long)dlen, WOLFSSL_FILETYPE_ASN1) !=
+                WOLFSSL_SUCCESS) {
+            fprintf(stderr, "tclient: cannot load the user's certificate and key\n");
+            *err = SISP_EINVAL;
+            tc_close(c);
+            return NULL;
+        }
+    }
+    c->ssl = wolfSSL_new(c->ctx);
+    if (c->ssl == NULL) {
+        *err = SISP_ENOMEM;
+        tc_close(c);
+        return NULL;
+    }
+    wolfSSL_set_fd(c->ssl, c->fd);
+    if (wolfSSL_connect(c->ssl) != WOLFSSL_SUCCESS) {
+        *err = SISP_EAUTH;
+        tc_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+int tc_send_hello(tclient_t *c) {
+    sisp_hello_t h = {0};
+    h.magic = sisp_slice(SISP_MAGIC, SISP_MAGIC_LEN);
+    h.version = SISP_VERSION;
+    h.max_control = SISP_LIMIT_CONTROL;
+    h.max_data = SISP_LIMIT_DATA;
+    h.software = sisp_slice_str("sisp-tclient");
+    return tc_send(c, SISP_T_HELLO, 0, &h) == 0 ? 0 : -1;
+}
+
+int tc_read_raw(tclient_t *c, int timeout_ms, const sisp_packet_t **pkt) {
+    for (;;) {
+        if (c->in.len >= SISP_HEADER_SIZE) {
+            uint32_t len = sisp_load32(c->in.data);
+            if (len > SISP_LIMIT_ABSOLUTE) {
+                fprintf(stderr, "tclient: frame of %u bytes from the server\n", (unsigned)len);
+                return -1;
+            }
+            size_t whole = SISP_HEADER_SIZE + (size_t)len;
+            if (c->in.len >= whole) {
+                sisp_buf_reset(&c->cur_frame);
+                if (sisp_buf_append(&c->cur_frame, c->in.data, whole) != 0)
+                    return -1;
+                sisp_buf_consume(&c->in, whole);
+                const uint8_t *h = c->cur_frame.data;
+                sisp_frame_t f;
+                f.length = len;
+                f.version = h[4];
+                f.type = h[5];
+                f.flags = sisp_load16(h + 6);
+                f.stream = sisp_load32(h + 8);
+                f.payload = sisp_slice(h + SISP_HEADER_SIZE, len);
+                int rc = sisp_packet_decode(&f, c->cur);
+                if (rc != 0) {
+                    fprintf(stderr, "tclient: undecodable %s frame: %s\n",
+                            sisp_type_name(f.type) ? sisp_type_name(f.type) : "unknown",
+                            sisp_err_name(rc));
+                    return -1;
+                }
+                *pkt = c->cur;
+                return 0;
+            }
+        }
+        if (!wait_readable(c, timeout_ms))
+            return 1;
+        uint8_t buf[16384];
+        int r = wolfSSL_read(c->ssl, buf, sizeof buf);
+        if (r <= 0)
+            return -1;
+        if (sisp_buf_append(&c->in, buf, (size_t)r) != 0)
+            return -1;
+    }
+}
+
+int tc_fd(const tclient_t *c) {
+    return c->fd;
+}
+
+int tc_reply_code(const sisp_packet_t *r) {
+    return r->type == SISP_T_ERROR ? -(int)r->u.error.code : 0;
+}
+
+int tc_make_grant(const tc_user_t *granter, const char *recipient, const uint8_t x_pub[32],
+                  const char *group, uint32_t epoch, const uint8_t epoch_key[32],
+                  tc_grant_bytes_t *gb, sisp_grant_t *g) {
+    sisp_rng_t rng;
+    int rc = sisp_rng_init(&rng);
+    if (rc != 0)
+        return rc;
+    rc = sisp_epoch_wrap(&rng, epoch_key, x_pub, sisp_slice_str(group), epoch,
+                         sisp_slice_str(recipient), gb->wrapped);
+    sisp_rng_free(&rng);
+    if (rc == 0)
+        rc = sisp_grant_sign(&granter->id, sisp_slice_str(group), epoch, sisp_slice_str(recipient),
+                             sisp_slice(gb->wrapped, sizeof gb->wrapped), gb->sig);
+    if (rc != 0)
+        return rc;
+    memset(g, 0, sizeof *g);
+    g->user = sisp_slice_str(recipient);
+    g->epoch = epoch;
+    g->wrapped = sisp_slice(gb->wrapped, sizeof gb->wrapped);
+    g->signature = sisp_slice(gb->sig, sizeof gb->sig);
+    return 0;
+}
+
+int tc_grant(tclient_t *c, const tc_user_t *granter, const char *recipient, const char *group,
+             uint32_t epoch, const uint8_t epoch_key[32]) {
+    const sisp_packet_t *r = NULL;
+    uint8_t x_pub[32];
+    if (strcmp(recipient, granter->name) == 0) {
+        memcpy(x_pub, granter->x.pub, 32);
+    } else {
+        sisp_user_cert_t uc = {sisp_slice_str(recipient)};
+        if (tc_request(c, SISP_T_USER_CERT, &uc, &r) != 0)
+            return TC_ETRANSPORT;
+        if (r->type != SISP_T_USER_CERT_RESULT)
+            return tc_reply_code(r) ? tc_reply_code(r) : SISP_EPROTO;
+        sisp_cert_info_t info;
+        int rc =
+            sisp_cert_parse(r->u.user_cert_result.cert.ptr, r->u.user_cert_result.cert.len, &info);
+        if (rc == 0 && r->u.user_cert_result.x25519.len != 32)
+            rc = SISP_EKEY;
+        if (rc == 0)
+            rc = sisp_x25519_verify(
+                info.pub, sisp_slice_str(recipient), r->u.user_cert_result.x25519.ptr,
+                r->u.user_cert_result.x25519_sig.ptr, r->u.user_cert_result.x25519_sig.len);
+        if (rc != 0)
+            return rc;
+        memcpy(x_pub, r->u.user_cert_result.x25519.ptr, 32);
+    }
+    sisp_key_grant_t *kg = calloc(1, sizeof *kg);
+    tc_grant_bytes_t gb;
+    if (kg == NULL)
+        return SISP_ENOMEM;
+    kg->group = sisp_slice_str(group);
+    int rc = tc_make_grant(granter, recipient, x_pub, group, epoch, epoch_key, &gb, &kg->grants[0]);
+    kg->n_grants = 1;
+    if (rc == 0)
+        rc = tc_request(c, SISP_T_KEY_GRANT, kg, &r) != 0 ? TC_ETRANSPORT : tc_reply_code(r);
+    free(kg);
+    return rc;
+}
+
+int tc_post(tclient_t *c, const tc_user_t *owner, const char *group, uint32_t epoch,
+            const uint8_t epoch_key[32], const char *name, const uint8_t *plain, size_t len,
+            uint64_t *seq) {
+    sisp_seal_params_t p = {sisp_slice_str(owner->name),
+                            sisp_slice_str(name),
+                            sisp_slice_str(group),
+                            epoch,
+                            1795000000,
+                            4096};
+    sisp_seal_t s;
+    sisp_rng_t rng;
+    sisp_buf_t cipher, manifest;
+    uint8_t sig[SISP_SIG_SIZE];
+    sisp_buf_init(&cipher, 0);
+    sisp_buf_init(&manifest, 0);
+    int rc = sisp_rng_init(&rng);
+    if (rc != 0)
+        return rc;
+    rc = sisp_seal_init(&s, &p, epoch_key, &rng);
+    if (rc == 0) {
+        rc = sisp_seal_update(&s, plain, len, &cipher);
+        if (rc == 0)
+            rc = sisp_seal_final(&s, &cipher, &manifest);
+        sisp_seal_free(&s);
+    }
+    sisp_rng_free(&rng);
+    if (rc == 0)
+        rc = sisp_manifest_sign(&owner->id, manifest.data, manifest.len, sig);
+    if (rc == 0) {
+        sisp_post_begin_t pb = {sisp_slice_str(name), sisp_slice_str(group), cipher.len,
+                                sisp_slice(manifest.data, manifest.len),
+                                sisp_slice(sig, sizeof sig)};
+        uint32_t stream = tc_send(c, SISP_T_POST_BEGIN, 0, &pb);
+        for (size_t off = 0; stream != 0 && off < cipher.len; off += 65536) {
+            size_t n = cipher.len - off < 65536 ? cipher.len - off : 65536;
+            sisp_data_t d = {off, sisp_slice(cipher.data + off, n)};
+            if (tc_send(c, SISP_T_DATA, stream, &d) == 0)
+                stream = 0;
+        }
+        sisp_post_end_t pe = {cipher.len};
+        if (stream != 0 && tc_send(c, SISP_T_POST_END, stream, &pe) == 0)
+            stream = 0;
+        const sisp_packet_t *r = NULL;
+        if (stream == 0 || tc_read_stream(c, stream, &r) != 0)
+            rc = TC_ETRANSPORT;
+        else if (r->type == SISP_T_POSTED) {
+            if (seq)
+                *seq = r->u.posted.seq;
+        } else {
+            rc = tc_reply_code(r) ? tc_reply_code(r) : SISP_EPROTO;
+        }
+    }
+    sisp_buf_free(&cipher);
+    sisp_buf_free(&manifest);
+    return rc;
+}
+
+int tc_download(tclient_t *c, const char *name, const char *group, const uint8_t owner_pub[32],
+                const uint8_t epoch_key[32], sisp_buf_t *plain) {
+    sisp_download_t d = {sisp_slice_str(name), 0, sisp_slice_str(group), 0};
+    const sisp_packet_t *r = NULL;
+    uint32_t stream = tc_send(c, SISP_T_DOWNLOAD, 0, &d);
+    if (stream == 0 || tc_read_stream(c, stream, &r) != 0)
+        return TC_ETRANSPORT;
+    if (r->type != SISP_T_IMAGE_BEGIN)
+        return tc_reply_code(r) ? tc_reply_code(r) : SISP_EPROTO;
+    char owner[SISP_USERNAME_MAX + 1];
+    snprintf(owner, sizeof owner, "%.*s", (int)r->u.image_begin.info.owner.len,
+             (const char *)r->u.image_begin.info.owner.ptr);
+    sisp_expect_t e = {sisp_slice_str(owner), sisp_slice_str(name), SISP_SLICE_NULL};
+    sisp_open_t o;
+    int rc = sisp_open_init(&o, r->u.image_begin.manifest.ptr, r->u.image_begin.manifest.len,
+                            r->u.image_begin.signature.ptr, r->u.image_begin.signature.len,
+                            owner_pub, &e);
+    if (rc != 0) {
+        sisp_open_free(&o);
+        return rc; /* the rest of the stream stays unread: the caller closes c */
+    }
+    rc = sisp_open_key(&o, epoch_key);
+    while (rc == 0) {
+        if (tc_read_stream(c, stream, &r) != 0) {
+            rc = TC_ETRANSPORT;
+            break;
+        }
+        if (r->type == SISP_T_IMAGE_END)
+            break;
+        if (r->type != SISP_T_DATA) {
+            rc = tc_reply_code(r) ? tc_reply_code(r) : SISP_EPROTO;
+            break;
+        }
+        rc = sisp_open_update(&o, r->u.data.data.ptr, r->u.data.data.len, plain);
+    }
+    if (rc == 0)
+        rc = sisp_open_final(&o);
+    sisp_open_free(&o);
+    return rc;
+}
+
+int tc_list_all(tclient_t *c, const char *group, uint64_t since,
+                void (*cb)(void *arg, const sisp_image_info_t *e), void *arg) {
+    for (;;) {
+        sisp_list_t l = {since, sisp_slice_str(group), 0};
+        const sisp_packet_t *r = NULL;
+        if (tc_request(c, SISP_T_LIST, &l, &r) != 0)
+            return TC_ETRANSPORT;
+        if (r->type != SISP_T_LIST_RESULT)
+            return tc_reply_code(r) ? tc_reply_code(r) : SISP_EPROTO;
+        const sisp_list_result_t *res = &r->u.list_result;
+        for (uint32_t i = 0; i < res->n_entries; i++)
+            cb(arg, &res->entries[i]);
+        if (!res->more)
+            return 0;
+        if (res->next_since <= since)
+            return SISP_EPROTO;
+        since = res->next_since;
+    }
+}

@@ -50,3 +50,59 @@ int tc_register(int port, const uint8_t *ca_der, size_t ca_len, const char *name
                 const char *invite, tc_user_t *out);
 
 #endif
+
+/* ---- for the robustness suites (test_tls_matrix, test_limits, test_crash) ---- */
+
+/* Connects and completes only the TLS handshake, no HELLO: the caller sends its own frames
+ * (tc_send) and reads what comes back (tc_read_raw). user NULL: no client certificate.
+ * tls12: offer TLS 1.2 only (wolfTLSv1_2_client_method). NULL if TCP or TLS failed (*err =
+ * SISP_EAUTH for a failed handshake, SISP_EIO for TCP). In TLS 1.3 the client's side of the
+ * handshake may finish before the server has checked the client certificate: a refusal then
+ * shows at the first read. */
+tclient_t *tc_connect_tls(int port, const uint8_t *ca_der, size_t ca_len, const tc_user_t *user,
+                          int tls12, int *err);
+/* Sends a client HELLO with the default limits. 0 or -1. */
+int tc_send_hello(tclient_t *c);
+/* Reads the next frame whatever the session state (no state check; the stream rule and the
+ * fields are checked): 0 and *pkt (valid until the next call on c), 1 if nothing came within
+ * timeout_ms, -1 when the connection ended (EOF, TLS alert or error) or the frame was bad. */
+int tc_read_raw(tclient_t *c, int timeout_ms, const sisp_packet_t **pkt);
+/* The TCP socket, for tests that look at it (getsockname, FIONREAD). */
+int tc_fd(const tclient_t *c);
+
+/* What tc_post and tc_download return when the connection failed (not a SISP error). */
+#define TC_ETRANSPORT (-1000)
+
+/* 0, or the negative SISP error an ERROR frame carries. */
+int tc_reply_code(const sisp_packet_t *r);
+
+/* A grant's bytes, kept alive while the sisp_grant_t pointing at them is used. */
+typedef struct {
+    uint8_t wrapped[80]; /* SISP_WRAPPED_EPOCH_SIZE */
+    uint8_t sig[64];     /* SISP_SIG_SIZE */
+} tc_grant_bytes_t;
+
+/* Wraps epoch_key of (group, epoch) for recipient's X25519 key, signed by granter; *g points
+ * into *gb. 0 or an error. */
+int tc_make_grant(const tc_user_t *granter, const char *recipient, const uint8_t x_pub[32],
+                  const char *group, uint32_t epoch, const uint8_t epoch_key[32],
+                  tc_grant_bytes_t *gb, sisp_grant_t *g);
+/* Sends a KEY_GRANT of (group, epoch) from granter (connected as c) to recipient, whose X25519
+ * key is fetched with USER_CERT (and its signature checked). 0 or the error. */
+int tc_grant(tclient_t *c, const tc_user_t *granter, const char *recipient, const char *group,
+             uint32_t epoch, const uint8_t epoch_key[32]);
+/* Seals plain for (group, epoch) as owner and uploads it in 64 KiB DATA frames: 0 and *seq
+ * (may be NULL), the server's error (negative), or TC_ETRANSPORT. */
+int tc_post(tclient_t *c, const tc_user_t *owner, const char *group, uint32_t epoch,
+            const uint8_t epoch_key[32], const char *name, const uint8_t *plain, size_t len,
+            uint64_t *seq);
+/* Downloads name (group "" = any of the requester's) and opens it: the signature against
+ * owner_pub and every chunk, with epoch_key. 0 and the plaintext appended to *plain, the
+ * server's or the opener's error, or TC_ETRANSPORT. */
+int tc_download(tclient_t *c, const char *name, const char *group, const uint8_t owner_pub[32],
+                const uint8_t epoch_key[32], sisp_buf_t *plain);
+/* Lists every image with seq > since (group "" = every group of the user's), page by page
+ * (more / next_since), calling cb for each entry (its slices valid during the call only).
+ * 0, the server's error, SISP_EPROTO for paging that does not advance, or TC_ETRANSPORT. */
+int tc_list_all(tclient_t *c, const char *group, uint64_t since,
+                void (*cb)(void *arg, const sisp_image_info_t *e), void *arg);

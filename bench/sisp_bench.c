@@ -1,0 +1,2141 @@
+/* sisp-bench: sispd under load, next to references measured in the same run.
+ *
+ * One process, one libuv loop, many connections: each connection runs wolfSSL over memory
+ * buffers (as server/tls.c does) on a non-blocking uv_tcp_t. The servers are started here, each
+ * scenario with fresh ones: sispd (a fresh data directory, users registered with the blocking
+ * test client, all of them members of group `all` with its key) and sisp-bench-echo, the bare
+ * wolfSSL TLS 1.3 server with sispd's TLS settings on the same data directory's certificates;
+ * mosquitto (plain TCP MQTT 3.1.1, QoS 0) for the fan-out reference when its path is given.
+ *
+ * Scenarios (see docs/BENCHMARKS.md for what each measures and why):
+ *   handshakes  mutual-TLS connections, sispd (TLS + HELLO) vs echo (TLS + 1-byte echo), per
+ *               server CPU-second (/proc/PID/stat utime + stime of the server, all threads)
+ *   bulk        a sealed image uploaded (POST) and downloaded (DOWNLOAD) vs the same number of
+ *               bytes to and from the echo server on one connection; MB/s
+ *   posts       C clients posting 100 KiB sealed images back to back vs C clients uploading
+ *               100 KiB to the echo server; and the data directory's fsync rate
+ *   idle        N authenticated connections (HELLO done) held; server VmRSS growth per
+ *               connection, vs N TLS connections to the echo server
+ *   fanout      N member connections, one poster: NOTIFY arrival after POSTED (first, median,
+ *               p99, last) vs mosquitto delivering one QoS-0 PUBLISH to N subscribers */
+#define _DEFAULT_SOURCE
+#include "seal_fixture.h"
+#include "tclient.h"
+#include "tserver.h"
+
+#include <sisp/error.h>
+#include <sisp/frame.h>
+#include <sisp/keys.h>
+#include <sisp/packet.h>
+#include <sisp/seal.h>
+
+#include <wolfssl/options.h>
+
+#include <wolfssl/ssl.h>
+#include <wolfssl/version.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ed25519.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define MIB ((size_t)1024 * 1024)
+#define MAX_USERS 16
+#define MAX_REPS 101
+#define WINDOW ((size_t)1 << 20) /* ciphertext a sender keeps queued */
+#define PLAIN_IO 16384
+#define GROUP "all"
+
+/* ---- options and results ---- */
+
+typedef struct {
+    const char *sispd, *echo, *mosquitto;
+    unsigned reps;
+    unsigned hs_count, hs_parallel;
+    size_t bulk_bytes;
+    unsigned post_clients, posts_per_client;
+    size_t post_bytes;
+    unsigned conns[8];
+    size_t n_conns;
+    unsigned users;
+    int smoke;
+    int same_conn;     /* bulk: every transfer on one connection per server */
+    unsigned stall_ms; /* bulk: the client stops reading this long after IMAGE_BEGIN */
+} opts_t;
+
+static opts_t opt;
+static int failures;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "# ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+__attribute__((format(printf, 1, 2))) static void fail_msg(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("# FAILED: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+    va_end(ap);
+    failures++;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    double median, min, max;
+} stats_t;
+
+static stats_t stats(const double *v, size_t n) {
+    stats_t r = {0, 0, 0};
+    if (n == 0)
+        return r;
+    double *s = malloc(n * sizeof *s);
+    if (s == NULL)
+        return r;
+    memcpy(s, v, n * sizeof *v);
+    qsort(s, n, sizeof *s, cmp_double);
+    r.min = s[0];
+    r.max = s[n - 1];
+    r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    free(s);
+    return r;
+}
+
+/* One output row: metric unit median min max reps work. */
+static void row(const char *metric, const char *unit, const double *v, size_t n, const char *work) {
+    stats_t s = stats(v, n);
+    printf("%-36s %-8s %12.3f %12.3f %12.3f %4zu %s\n", metric, unit, s.median, s.min, s.max, n,
+           work);
+    fflush(stdout);
+}
+
+/* ---- the server processes ---- */
+
+static long clk_tck;
+
+/* utime + stime of a process (all its threads), seconds. */
+static double stat_cpu(const char *path) {
+    char buf[2048];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return -1;
+    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+     * utime(14) stime(15) */
+    unsigned long long ut = 0, st = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)clk_tck;
+}
+
+static double proc_cpu(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return stat_cpu(path);
+}
+
+/* The main thread's alone: sispd's event loop (the store thread and the thread pool are
+ * other tasks). */
+static double loop_cpu(pid_t pid) {
+    char path[80];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+    return stat_cpu(path);
+}
+
+/* VmRSS in KiB. */
+static long proc_rss_kib(pid_t pid) {
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* Starts argv[0] with stdout on a pipe; reads one line (the ready line) into line. */
+static pid_t spawn_ready(char *const argv[], char *line, size_t cap) {
+    int out[2];
+    if (pipe(out) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execv(argv[0], argv);
+        perror("execv");
+        _exit(127);
+    }
+    close(out[1]);
+    size_t len = 0;
+    struct pollfd p = {out[0], POLLIN, 0};
+    while (len < cap - 1 && poll(&p, 1, 20000) > 0) {
+        ssize_t r = read(out[0], line + len, 1);
+        if (r <= 0 || line[len] == '\n')
+            break;
+        len++;
+    }
+    line[len] = '\0';
+    close(out[0]);
+    return pid;
+}
+
+static void stop_pid(pid_t *pid) {
+    if (*pid <= 0)
+        return;
+    kill(*pid, SIGTERM);
+    for (int i = 0; i < 1500; i++) {
+        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+            *pid = 0;
+            return;
+        }
+        usleep(10000);
+    }
+    kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+    *pid = 0;
+}
+
+/* ---- the world: servers, users, client TLS contexts ---- */
+
+typedef struct {
+    tserver_t srv;
+    pid_t echo_pid;
+    int echo_port;
+    pid_t mq_pid;
+    int mq_port;
+    tc_user_t users[MAX_USERS];
+    unsigned n_users;
+    WOLFSSL_CTX *ctx[MAX_USERS];
+    uint8_t epoch_key[32];
+    uv_loop_t loop;
+} world_t;
+
+static world_t W;
+
+static int key_der(const sisp_ident_key_t *id, uint8_t *der, word32 *len) {
+    ed25519_key k;
+    int rc = -1;
+    wc_ed25519_init(&k);
+    if (wc_ed25519_import_private_key(id->seed, 32, id->pub, 32, &k) == 0) {
+        int n = wc_Ed25519KeyToDer(&k, der, *len);
+        if (n > 0) {
+            *len = (word32)n;
+            rc = 0;
+        }
+    }
+    wc_ed25519_free(&k);
+    return rc;
+}
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg);
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg);
+
+static WOLFSSL_CTX *client_ctx(const tc_user_t *u) {
+    WOLFSSL_CTX *c = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
+    uint8_t der[256];
+    word32 dlen = sizeof der;
+    int groups[] = {WOLFSSL_ECC_X25519};
+    if (c == NULL ||
+        wolfSSL_CTX_load_verify_buffer(c, W.srv.ca, (long)W.srv.ca_len, WOLFSSL_FILETYPE_ASN1) !=
+            WOLFSSL_SUCCESS ||
+        key_der(&u->id, der, &dlen) != 0 ||
+        wolfSSL_CTX_use_certificate_buffer(c, u->cert, (long)u->cert_len, WOLFSSL_FILETYPE_ASN1) !=
+            WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_use_PrivateKey_buffer(c, der, (long)dlen, WOLFSSL_FILETYPE_ASN1) !=
+            WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_set_groups(c, groups, 1) != WOLFSSL_SUCCESS) {
+        if (c)
+            wolfSSL_CTX_free(c);
+        return NULL;
+    }
+    wolfSSL_CTX_set_verify(c, WOLFSSL_VERIFY_PEER, NULL);
+    wolfSSL_CTX_SetIORecv(c, io_recv);
+    wolfSSL_CTX_SetIOSend(c, io_send);
+    return c;
+}
+
+static int start_mosquitto(void) {
+    char conf[300], line[256];
+    snprintf(conf, sizeof conf, "%s/mosquitto.conf", W.srv.dir);
+    W.mq_port = 20000 + (int)(getpid() % 20000);
+    FILE *f = fopen(conf, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f,
+            "listener %d 127.0.0.1\nallow_anonymous true\nmax_connections -1\n"
+            "persistence false\nlog_type error\nlog_dest stderr\n",
+            W.mq_port);
+    fclose(f);
+    char *argv[] = {(char *)(uintptr_t)opt.mosquitto, (char *)(uintptr_t) "-c", conf, NULL};
+    (void)line;
+    int out[2];
+    if (pipe(out) != 0)
+        return -1;
+    W.mq_pid = fork();
+    if (W.mq_pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(out[0]);
+    close(out[1]);
+    /* Ready when its port accepts. */
+    for (int i = 0; i < 200; i++) {
+        usleep(20000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)W.mq_port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+    }
+    stop_pid(&W.mq_pid);
+    return -1;
+}
+
+/* Fresh sispd (and echo server, and mosquitto if wanted), n_users users in group `all`. */
+static int world_up(unsigned n_users, int want_mq) {
+    static const char *const extra[] = {
+        "--register-rate", "100000",  "--max-conns",         "20000",       "--max-per-addr",
+        "20000",           "--quota", "1099511627776",       "--max-image", "1073741824",
+        "--idle-timeout",  "3600",    "--handshake-timeout", "120",         NULL};
+    memset(&W, 0, sizeof W);
+    uv_loop_init(&W.loop);
+    if (ts_start(&W.srv, opt.sispd, extra) != 0) {
+        fail_msg("sispd did not start");
+        return -1;
+    }
+    char line[256];
+    char *argv[] = {(char *)(uintptr_t)opt.echo, (char *)(uintptr_t) "--data", W.srv.dir, NULL};
+    W.echo_pid = spawn_ready(argv, line, sizeof line);
+    if (W.echo_pid <= 0 ||
+        sscanf(line, "sisp-bench-echo listening on 127.0.0.1:%d", &W.echo_port) != 1) {
+        fail_msg("sisp-bench-echo did not start (\"%s\")", line);
+        return -1;
+    }
+    if (want_mq && opt.mosquitto && start_mosquitto() != 0) {
+        fail_msg("mosquitto did not start");
+        return -1;
+    }
+    W.n_users = n_users;
+    sisp_rng_t rng;
+    if (sisp_rng_init(&rng) != 0 || sisp_rng_bytes(&rng, W.epoch_key, 32) != 0)
+        return -1;
+    sisp_rng_free(&rng);
+    for (unsigned i = 0; i < n_users; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "bench%02u", i);
+        int rc = tc_register(W.srv.port, W.srv.ca, W.srv.ca_len, name, NULL, &W.users[i]);
+        if (rc != 0) {
+            fail_msg("register %s: %s", name, sisp_err_name(rc));
+            return -1;
+        }
+    }
+    /* u0 creates `all` and grants its key to everyone (itself first). */
+    int err = 0;
+    tclient_t *c = tc_connect(W.srv.port, W.srv.ca, W.srv.ca_len, &W.users[0], &err);
+    if (c == NULL) {
+        fail_msg("u0 cannot log in");
+        return -1;
+    }
+    for (unsigned i = 0; i < n_users; i++) {
+        int rc = tc_grant(c, &W.users[0], W.users[i].name, GROUP, 1, W.epoch_key);
+        if (rc != 0) {
+            fail_msg("grant to %s: %s", W.users[i].name, sisp_err_name(rc));
+            tc_close(c);
+            return -1;
+        }
+    }
+    tc_close(c);
+    for (unsigned i = 0; i < n_users; i++)
+        if ((W.ctx[i] = client_ctx(&W.users[i])) == NULL) {
+            fail_msg("client TLS context");
+            return -1;
+        }
+    return 0;
+}
+
+static void walk_close(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void world_down(void) {
+    uv_walk(&W.loop, walk_close, NULL);
+    uv_run(&W.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&W.loop);
+    for (unsigned i = 0; i < W.n_users; i++)
+        if (W.ctx[i])
+            wolfSSL_CTX_free(W.ctx[i]);
+    stop_pid(&W.echo_pid);
+    stop_pid(&W.mq_pid);
+    if (W.srv.pid > 0 && ts_stop(&W.srv) != 0)
+        fail_msg("sispd did not stop cleanly on SIGTERM");
+    ts_cleanup(&W.srv);
+}
+
+/* ---- a sealed image ---- */
+
+typedef struct {
+    sisp_buf_t cipher, manifest;
+    uint8_t sig[SISP_SIG_SIZE];
+    char name[64];
+} sealed_t;
+
+static uint8_t *make_plain(size_t len) {
+    uint8_t *p = malloc(len < sizeof t_png_1x1 ? sizeof t_png_1x1 : len);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, t_png_1x1, sizeof t_png_1x1); /* sealing sniffs the type: a real PNG's bytes */
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (size_t i = sizeof t_png_1x1; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (uint8_t)x;
+    }
+    return p;
+}
+
+static int seal(const tc_user_t *u, const char *name, const uint8_t *plain, size_t len,
+                sealed_t *out) {
+    sisp_seal_params_t p = {
+        sisp_slice_str(u->name), sisp_slice_str(name), sisp_slice_str(GROUP), 1, T_CREATED, 0};
+    sisp_seal_t s;
+    sisp_rng_t rng;
+    snprintf(out->name, sizeof out->name, "%s", name);
+    sisp_buf_init(&out->cipher, 0);
+    sisp_buf_init(&out->manifest, 0);
+    int rc = sisp_rng_init(&rng);
+    if (rc != 0)
+        return rc;
+    rc = sisp_seal_init(&s, &p, W.epoch_key, &rng);
+    if (rc == 0) {
+        rc = sisp_seal_update(&s, plain, len, &out->cipher);
+        if (rc == 0)
+            rc = sisp_seal_final(&s, &out->cipher, &out->manifest);
+        sisp_seal_free(&s);
+    }
+    sisp_rng_free(&rng);
+    if (rc == 0)
+        rc = sisp_manifest_sign(&u->id, out->manifest.data, out->manifest.len, out->sig);
+    return rc;
+}
+
+static void sealed_free(sealed_t *s) {
+    sisp_buf_free(&s->cipher);
+    sisp_buf_free(&s->manifest);
+}
+
+/* ---- a client connection: TCP (libuv) + wolfSSL over memory buffers ---- */
+
+enum { K_SISP, K_ECHO };
+enum { S_CONNECTING, S_TLS, S_HELLO, S_READY, S_CLOSED };
+
+typedef struct bconn bconn_t;
+struct bconn {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    uv_write_t wreq;
+    WOLFSSL *ssl;
+    int kind, state, writing, failed;
+    sisp_buf_t in; /* ciphertext from the socket, from in_pos on */
+    size_t in_pos;
+    sisp_buf_t out, inflight; /* ciphertext to send / being sent */
+    sisp_buf_t plain;         /* SISP: plaintext not yet a whole frame */
+    uint32_t next_stream;
+    void (*on_ready)(bconn_t *c);
+    void (*on_frame)(bconn_t *c, uint8_t type, uint32_t stream, const uint8_t *frame, size_t n);
+    void (*on_bytes)(bconn_t *c, const uint8_t *p, size_t n);
+    void (*on_sent)(bconn_t *c); /* a write completed */
+    void *arg;
+    size_t idx;
+    /* scenario state */
+    double t0, t1;
+    uint64_t bytes, want;
+    unsigned count;
+    int flag;
+    size_t pos;
+};
+
+static uint8_t readbuf[65536];
+static unsigned n_ready, n_failed, n_closed_live;
+
+static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg) {
+    bconn_t *c = arg;
+    (void)ssl;
+    size_t avail = c->in.len - c->in_pos;
+    if (avail == 0)
+        return WOLFSSL_CBIO_ERR_WANT_READ;
+    size_t n = sz > 0 ? (size_t)sz : 0;
+    if (n > avail)
+        n = avail;
+    memcpy(buf, c->in.data + c->in_pos, n);
+    c->in_pos += n;
+    if (c->in_pos == c->in.len) {
+        c->in.len = 0;
+        c->in_pos = 0;
+    }
+    return (int)n;
+}
+
+static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg) {
+    bconn_t *c = arg;
+    (void)ssl;
+    if (sz <= 0)
+        return 0;
+    if (sisp_buf_append(&c->out, buf, (size_t)sz) != 0)
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    return sz;
+}
+
+static void bc_flush(bconn_t *c);
+
+static void on_bc_closed(uv_handle_t *h) {
+    bconn_t *c = (bconn_t *)h;
+    if (c->ssl)
+        wolfSSL_free(c->ssl);
+    sisp_buf_free(&c->in);
+    sisp_buf_free(&c->out);
+    sisp_buf_free(&c->inflight);
+    sisp_buf_free(&c->plain);
+    free(c);
+}
+
+static void bc_close(bconn_t *c) {
+    if (c == NULL || c->state == S_CLOSED)
+        return;
+    c->state = S_CLOSED;
+    uv_close((uv_handle_t *)&c->tcp, on_bc_closed);
+}
+
+static void bc_fail(bconn_t *c, const char *why) {
+    if (c->state == S_CLOSED)
+        return;
+    if (!c->failed) {
+        c->failed = 1;
+        n_failed++;
+        if (n_failed <= 5)
+            say("connection %zu failed: %s", c->idx, why);
+    }
+    if (c->state == S_READY)
+        n_closed_live++;
+    bc_close(c);
+}
+
+static void on_bc_written(uv_write_t *req, int status) {
+    bconn_t *c = (bconn_t *)((char *)req - offsetof(bconn_t, wreq));
+    c->writing = 0;
+    sisp_buf_reset(&c->inflight);
+    if (c->state == S_CLOSED)
+        return;
+    if (status < 0) {
+        bc_fail(c, uv_strerror(status));
+        return;
+    }
+    bc_flush(c);
+    if (c->on_sent && c->state != S_CLOSED)
+        c->on_sent(c);
+}
+
+static void bc_flush(bconn_t *c) {
+    if (c->writing || c->out.len == 0 || c->state == S_CLOSED)
+        return;
+    sisp_buf_t t = c->inflight;
+    c->inflight = c->out;
+    c->out = t;
+    sisp_buf_reset(&c->out);
+    uv_buf_t b = uv_buf_init((char *)c->inflight.data, (unsigned)c->inflight.len);
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_bc_written) != 0) {
+        bc_fail(c, "uv_write");
+        return;
+    }
+    c->writing = 1;
+}
+
+static size_t bc_queued(const bconn_t *c) {
+    return c->out.len + c->inflight.len;
+}
+
+static int bc_write(bconn_t *c, const void *p, size_t n) {
+    const uint8_t *q = p;
+    while (n > 0) {
+        int k = n > PLAIN_IO ? PLAIN_IO : (int)n;
+        int w = wolfSSL_write(c->ssl, q, k);
+        if (w <= 0) {
+            bc_fail(c, "wolfSSL_write");
+            return -1;
+        }
+        q += w;
+        n -= (size_t)w;
+    }
+    bc_flush(c);
+    return 0;
+}
+
+static sisp_buf_t scratch;
+
+static uint32_t bc_send(bconn_t *c, uint8_t type, uint32_t stream, const void *pkt) {
+    sisp_buf_reset(&scratch);
+    if (stream == 0 && sisp_type_stream_rule(type) != SISP_STREAM_ZERO)
+        stream = c->next_stream += 2;
+    if (sisp_payload_encode(&scratch, type, stream, pkt) != 0) {
+        bc_fail(c, "encode");
+        return 0;
+    }
+    return bc_write(c, scratch.data, scratch.len) == 0 ? stream : 0;
+}
+
+static void send_hello(bconn_t *c) {
+    sisp_hello_t h = {0};
+    h.magic = sisp_slice(SISP_MAGIC, SISP_MAGIC_LEN);
+    h.version = SISP_VERSION;
+    h.max_control = SISP_LIMIT_CONTROL;
+    h.max_data = SISP_LIMIT_DATA;
+    h.software = sisp_slice_str("sisp-bench");
+    bc_send(c, SISP_T_HELLO, 0, &h);
+}
+
+static void become_ready(bconn_t *c) {
+    c->state = S_READY;
+    n_ready++;
+    if (c->on_ready)
+        c->on_ready(c);
+}
+
+/* SISP frames out of the plaintext. */
+static void parse_frames(bconn_t *c) {
+    size_t pos = 0;
+    while (c->state != S_CLOSED && c->plain.len - pos >= SISP_HEADER_SIZE) {
+        const uint8_t *h = c->plain.data + pos;
+        uint32_t len = sisp_load32(h);
+        if (len > SISP_LIMIT_ABSOLUTE) {
+            bc_fail(c, "oversized frame");
+            return;
+        }
+        size_t whole = SISP_HEADER_SIZE + (size_t)len;
+        if (c->plain.len - pos < whole)
+            break;
+        uint8_t type = h[5];
+        uint32_t stream = sisp_load32(h + 8);
+        if (c->state == S_HELLO) {
+            if (type != SISP_T_HELLO) {
+                bc_fail(c, type == SISP_T_ERROR ? "ERROR instead of HELLO" : "no HELLO");
+                return;
+            }
+            become_ready(c);
+        } else if (type == SISP_T_ERROR && stream == 0) {
+            bc_fail(c, "connection ERROR from the server");
+            return;
+        } else if (c->on_frame) {
+            c->on_frame(c, type, stream, h, whole);
+        }
+        pos += whole;
+    }
+    if (c->state != S_CLOSED && pos > 0)
+        sisp_buf_consume(&c->plain, pos);
+}
+
+static void bc_drive(bconn_t *c) {
+    if (c->state == S_TLS) {
+        int r = wolfSSL_connect(c->ssl);
+        if (r != WOLFSSL_SUCCESS) {
+            int e = wolfSSL_get_error(c->ssl, r);
+            if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE) {
+                char why[80];
+                wolfSSL_ERR_error_string_n((unsigned long)e, why, sizeof why);
+                bc_fail(c, why);
+                return;
+            }
+            bc_flush(c);
+            return;
+        }
+        if (c->kind == K_SISP) {
+            c->state = S_HELLO;
+            send_hello(c);
+        } else {
+            become_ready(c);
+        }
+    }
+    static uint8_t plain[PLAIN_IO];
+    while (c->state == S_HELLO || c->state == S_READY) {
+        int r = wolfSSL_read(c->ssl, plain, sizeof plain);
+        if (r <= 0) {
+            int e = wolfSSL_get_error(c->ssl, r);
+            if (e != WOLFSSL_ERROR_WANT_READ && e != WOLFSSL_ERROR_WANT_WRITE)
+                bc_fail(c, e == WOLFSSL_ERROR_ZERO_RETURN ? "closed by the server" : "TLS read");
+            break;
+        }
+        if (c->kind == K_ECHO) {
+            if (c->on_bytes)
+                c->on_bytes(c, plain, (size_t)r);
+        } else {
+            if (sisp_buf_append(&c->plain, plain, (size_t)r) != 0) {
+                bc_fail(c, "out of memory");
+                return;
+            }
+            parse_frames(c);
+        }
+    }
+    bc_flush(c);
+}
+
+static void on_bc_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
+    (void)h;
+    (void)size;
+    buf->base = (char *)readbuf;
+    buf->len = sizeof readbuf;
+}
+
+static void on_bc_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    bconn_t *c = (bconn_t *)s;
+    if (nread == 0 || c->state == S_CLOSED)
+        return;
+    if (nread < 0) {
+        bc_fail(c, nread == UV_EOF ? "EOF from the server" : uv_strerror((int)nread));
+        return;
+    }
+    if (c->in_pos > 0) {
+        sisp_buf_consume(&c->in, c->in_pos);
+        c->in_pos = 0;
+    }
+    if (sisp_buf_append(&c->in, buf->base, (size_t)nread) != 0) {
+        bc_fail(c, "out of memory");
+        return;
+    }
+    bc_drive(c);
+}
+
+static void on_bc_connect(uv_connect_t *req, int status) {
+    bconn_t *c = (bconn_t *)((char *)req - offsetof(bconn_t, creq));
+    if (c->state == S_CLOSED)
+        return;
+    if (status < 0) {
+        bc_fail(c, uv_strerror(status));
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->state = S_TLS;
+    uv_read_start((uv_stream_t *)&c->tcp, on_bc_alloc, on_bc_read);
+    bc_drive(c);
+}
+
+/* Starts a connection as user u (kind: which server). */
+static bconn_t *bc_open(int kind, unsigned u, size_t idx) {
+    bconn_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->kind = kind;
+    c->idx = idx;
+    c->next_stream = 1;
+    sisp_buf_init(&c->in, 0);
+    sisp_buf_init(&c->out, 0);
+    sisp_buf_init(&c->inflight, 0);
+    sisp_buf_init(&c->plain, 0);
+    c->ssl = wolfSSL_new(W.ctx[u % W.n_users]);
+    if (c->ssl == NULL) {
+        free(c);
+        return NULL;
+    }
+    wolfSSL_SetIOReadCtx(c->ssl, c);
+    wolfSSL_SetIOWriteCtx(c->ssl, c);
+    uv_tcp_init(&W.loop, &c->tcp);
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", kind == K_SISP ? W.srv.port : W.echo_port, &sa);
+    c->state = S_CONNECTING;
+    if (uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&sa, on_bc_connect) != 0) {
+        bc_fail(c, "uv_tcp_connect");
+        return NULL;
+    }
+    return c;
+}
+
+/* Runs the loop until *flag or the deadline. 0, or -1 on timeout. */
+static int run_until(const int *flag, double timeout) {
+    double end = now() + timeout;
+    while (!*flag) {
+        if (now() > end)
+            return -1;
+        uv_run(&W.loop, UV_RUN_ONCE);
+    }
+    return 0;
+}
+
+static void on_ready_flag(bconn_t *c) {
+    c->flag = 1;
+}
+
+/* One connection, ready (TLS, and HELLO for sispd). */
+static bconn_t *bc_connect_wait(int kind, unsigned u) {
+    bconn_t *c = bc_open(kind, u, 0);
+    if (c == NULL)
+        return NULL;
+    c->on_ready = on_ready_flag;
+    unsigned failed0 = n_failed;
+    while (!c->flag && n_failed == failed0)
+        uv_run(&W.loop, UV_RUN_ONCE);
+    if (!c->flag)
+        return NULL; /* closed and freed by the loop */
+    c->flag = 0;
+    c->on_ready = NULL;
+    return c;
+}
+
+/* Many connections, at most `parallel` in the handshake at once. */
+typedef struct {
+    bconn_t **v;
+    size_t n, started, done;
+    unsigned parallel;
+    int kind;
+    int all_done;
+    void (*on_each)(bconn_t *c); /* called when c is ready */
+} opener_t;
+
+static opener_t *cur_opener;
+
+static void opener_next(opener_t *o);
+
+static void opener_ready(bconn_t *c) {
+    opener_t *o = cur_opener;
+    o->done++;
+    if (o->on_each)
+        o->on_each(c);
+    opener_next(o);
+}
+
+static void opener_next(opener_t *o) {
+    while (o->started < o->n && o->started - (o->done + n_failed) < o->parallel) {
+        size_t i = o->started++;
+        o->v[i] = bc_open(o->kind, (unsigned)i, i);
+        if (o->v[i])
+            o->v[i]->on_ready = opener_ready;
+    }
+    if (o->done + n_failed >= o->n)
+        o->all_done = 1;
+}
+
+/* Opens n connections; returns how many are ready. v[i] may be closed (failed) ones: check
+ * state. */
+static size_t open_many(int kind, bconn_t **v, size_t n, unsigned parallel, double timeout) {
+    opener_t o = {v, n, 0, 0, parallel, kind, 0, NULL};
+    n_failed = 0;
+    cur_opener = &o;
+    opener_next(&o);
+    double end = now() + timeout;
+    while (!o.all_done && now() < end) {
+        uv_run(&W.loop, UV_RUN_ONCE);
+        opener_next(&o);
+    }
+    cur_opener = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && v[i]->state == S_READY)
+            v[i]->on_ready = NULL;
+    return o.done;
+}
+
+static void close_all(bconn_t **v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && v[i]->state != S_CLOSED)
+            bc_close(v[i]);
+    /* Let the closes (and the servers' reading of them) happen. */
+    for (int i = 0; i < 20; i++)
+        uv_run(&W.loop, UV_RUN_NOWAIT);
+    usleep(200000);
+}
+
+static int process_counter; /* scenarios' shared completion flag */
+
+/* ---- handshakes ---- */
+
+typedef struct {
+    size_t n, started, done;
+    unsigned parallel;
+    int kind, all_done;
+} hs_t;
+
+static hs_t hs;
+
+static void hs_start_more(void);
+
+static void hs_finish(bconn_t *c) {
+    hs.done++;
+    bc_close(c);
+    hs_start_more();
+}
+
+static void hs_echo_bytes(bconn_t *c, const uint8_t *p, size_t n) {
+    (void)p;
+    if (n > 0)
+        hs_finish(c);
+}
+
+static void hs_ready(bconn_t *c) {
+    if (c->kind == K_SISP) {
+        hs_finish(c); /* the server's HELLO came: TLS and the certificate check are done */
+        return;
+    }
+    static const uint8_t cmd[10] = {'E', 0, 0, 0, 0, 0, 0, 0, 1, 'x'};
+    c->on_bytes = hs_echo_bytes;
+    bc_write(c, cmd, sizeof cmd);
+}
+
+static void hs_start_more(void) {
+    while (hs.started < hs.n && hs.started - (hs.done + n_failed) < hs.parallel) {
+        bconn_t *c = bc_open(hs.kind, 0, hs.started++);
+        if (c)
+            c->on_ready = hs_ready;
+    }
+    if (hs.done + n_failed >= hs.n)
+        hs.all_done = 1;
+}
+
+/* Returns handshakes per server CPU-second; *wall_rate gets handshakes per wall second. */
+static double hs_round(int kind, size_t n, double *wall_rate, double *cpu_s) {
+    pid_t pid = kind == K_SISP ? W.srv.pid : W.echo_pid;
+    memset(&hs, 0, sizeof hs);
+    hs.n = n;
+    hs.parallel = opt.hs_parallel;
+    hs.kind = kind;
+    n_failed = 0;
+    usleep(100000); /* let the previous round's closes settle */
+    double cpu0 = proc_cpu(pid), t0 = now();
+    hs_start_more();
+    if (run_until(&hs.all_done, 300) != 0 || n_failed > 0)
+        fail_msg("handshakes to %s: %zu done, %u failed", kind == K_SISP ? "sispd" : "echo",
+                 hs.done, n_failed);
+    double t1 = now();
+    /* The server may still be reading the last closes: give it a moment, it is not counted
+     * as handshake work by either side in a way that differs between them. */
+    double cpu1 = proc_cpu(pid);
+    *cpu_s = cpu1 - cpu0;
+    *wall_rate = (double)hs.done / (t1 - t0);
+    return *cpu_s > 0 ? (double)hs.done / *cpu_s : 0;
+}
+
+static void scenario_handshakes(void) {
+    if (world_up(1, 0) != 0) {
+        world_down();
+        return;
+    }
+    double sisp[MAX_REPS], echo[MAX_REPS], ratio[MAX_REPS], sw[MAX_REPS], ew[MAX_REPS];
+    unsigned reps = opt.reps;
+    say("handshakes: %u rounds of %u connections each to echo and sispd, %u in flight", reps,
+        opt.hs_count, opt.hs_parallel);
+    double w, cpu;
+    hs_round(K_ECHO, opt.hs_count / 4 + 1, &w, &cpu); /* warm-up, not counted */
+    hs_round(K_SISP, opt.hs_count / 4 + 1, &w, &cpu);
+    for (unsigned r = 0; r < reps; r++) {
+        echo[r] = hs_round(K_ECHO, opt.hs_count, &ew[r], &cpu);
+        say("  echo  %u: %.0f/cpu-s (%.2f cpu-s), %.0f/s wall", r, echo[r], cpu, ew[r]);
+        sisp[r] = hs_round(K_SISP, opt.hs_count, &sw[r], &cpu);
+        say("  sispd %u: %.0f/cpu-s (%.2f cpu-s), %.0f/s wall", r, sisp[r], cpu, sw[r]);
+        ratio[r] = echo[r] > 0 ? sisp[r] / echo[r] : 0;
+    }
+    char work[64];
+    snprintf(work, sizeof work, "%u", opt.hs_count);
+    row("hs_echo_per_server_cpu_s", "hs/cpu-s", echo, reps, work);
+    row("hs_sispd_per_server_cpu_s", "hs/cpu-s", sisp, reps, work);
+    row("hs_echo_wall", "hs/s", ew, reps, work);
+    row("hs_sispd_wall", "hs/s", sw, reps, work);
+    row("hs_sispd/echo", "ratio", ratio, reps, "-");
+    world_down();
+}
+
+/* ---- bulk ---- */
+
+static sealed_t *up_img;
+
+/* The client stops reading for --stall-ms, as a slow reader would, and then reads on. */
+static uv_timer_t stall_timer;
+static bconn_t *stalled;
+
+static void on_stall_end(uv_timer_t *t) {
+    (void)t;
+    if (stalled && stalled->state != S_CLOSED)
+        uv_read_start((uv_stream_t *)&stalled->tcp, on_bc_alloc, on_bc_read);
+    stalled = NULL;
+    uv_close((uv_handle_t *)&stall_timer, NULL);
+}
+
+static void stall(bconn_t *c) {
+    stalled = c;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_init(&W.loop, &stall_timer);
+    uv_timer_start(&stall_timer, on_stall_end, opt.stall_ms, 0);
+}
+
+static void bulk_sisp_frame(bconn_t *c, uint8_t type, uint32_t stream, const uint8_t *f, size_t n) {
+    (void)stream;
+    if (type == SISP_T_POSTED || (type == SISP_T_ERROR && c->count == 0)) {
+        c->t1 = now();
+        c->flag = type == SISP_T_POSTED ? 1 : -1;
+    } else if (type == SISP_T_DATA) {
+        sisp_frame_t fr = {(uint32_t)(n - SISP_HEADER_SIZE),
+                           f[4],
+                           type,
+                           0,
+                           stream,
+                           sisp_slice(f + SISP_HEADER_SIZE, n - SISP_HEADER_SIZE)};
+        sisp_data_t d;
+        if (sisp_data_decode(&fr, &d) != 0 || d.offset != c->bytes ||
+            d.offset + d.data.len > up_img->cipher.len ||
+            memcmp(up_img->cipher.data + d.offset, d.data.ptr, d.data.len) != 0) {
+            c->flag = -1;
+            return;
+        }
+        c->bytes += d.data.len;
+    } else if (type == SISP_T_IMAGE_BEGIN && opt.stall_ms > 0) {
+        stall(c); /* a slow reader: see --stall-ms */
+    } else if (type == SISP_T_IMAGE_END) {
+        c->t1 = now();
+        c->flag = c->bytes == up_img->cipher.len ? 1 : -1;
+    } else if (type == SISP_T_ERROR) {
+        c->flag = -1;
+    }
+}
+
+/* Upload producer: DATA frames while less than WINDOW is queued, then POST_END. */
+static void bulk_sisp_sent(bconn_t *c) {
+    while (c->pos < up_img->cipher.len && bc_queued(c) < WINDOW && c->state == S_READY) {
+        size_t n = up_img->cipher.len - c->pos;
+        if (n > SISP_CHUNK_DEFAULT)
+            n = SISP_CHUNK_DEFAULT;
+        sisp_data_t d = {c->pos, sisp_slice(up_img->cipher.data + c->pos, n)};
+        if (bc_send(c, SISP_T_DATA, (uint32_t)c->want, &d) == 0)
+            return;
+        c->pos += n;
+        if (c->pos == up_img->cipher.len) {
+            sisp_post_end_t pe = {up_img->cipher.len};
+            bc_send(c, SISP_T_POST_END, (uint32_t)c->want, &pe);
+        }
+    }
+}
+
+static double bulk_sisp_up(bconn_t *c, sealed_t *img) {
+    up_img = img;
+    c->on_frame = bulk_sisp_frame;
+    c->on_sent = bulk_sisp_sent;
+    c->flag = 0;
+    c->pos = 0;
+    c->count = 0;
+    c->t0 = now();
+    sisp_post_begin_t pb = {sisp_slice_str(img->name), sisp_slice_str(GROUP), img->cipher.len,
+                            sisp_slice(img->manifest.data, img->manifest.len),
+                            sisp_slice(img->sig, sizeof img->sig)};
+    c->want = bc_send(c, SISP_T_POST_BEGIN, 0, &pb);
+    bulk_sisp_sent(c);
+    if (run_until(&c->flag, 60) != 0 || c->flag != 1) {
+        fail_msg("sispd upload of %s failed (no POSTED within 60 s)", img->name);
+        return 0;
+    }
+    c->on_sent = NULL;
+    return (double)img->cipher.len / 1e6 / (c->t1 - c->t0);
+}
+
+static double bulk_sisp_down(bconn_t *c, sealed_t *img) {
+    up_img = img;
+    c->on_frame = bulk_sisp_frame;
+    c->flag = 0;
+    c->bytes = 0;
+    c->count = 1;
+    c->t0 = now();
+    sisp_download_t d = {sisp_slice_str(img->name), 0, sisp_slice_str(GROUP), 0};
+    bc_send(c, SISP_T_DOWNLOAD, 0, &d);
+    if (run_until(&c->flag, 60) != 0 || c->flag != 1) {
+        fail_msg("sispd download of %s failed (not complete within 60 s)", img->name);
+        return 0;
+    }
+    return (double)img->cipher.len / 1e6 / (c->t1 - c->t0);
+}
+
+static void echo_bytes(bconn_t *c, const uint8_t *p, size_t n) {
+    (void)p;
+    c->bytes += n;
+    if (c->bytes >= c->want) {
+        c->t1 = now();
+        c->flag = 1;
+    }
+}
+
+static void echo_up_sent(bconn_t *c) {
+    while (c->pos < up_img->cipher.len && bc_queued(c) < WINDOW && c->state == S_READY) {
+        size_t n = up_img->cipher.len - c->pos;
+        if (n > SISP_CHUNK_DEFAULT)
+            n = SISP_CHUNK_DEFAULT;
+        if (bc_write(c, up_img->cipher.data + c->pos, n) != 0)
+            return;
+        c->pos += n;
+    }
+}
+
+static void put_cmd(uint8_t cmd[9], char op, uint64_t n) {
+    cmd[0] = (uint8_t)op;
+    sisp_store64(cmd + 1, n);
+}
+
+static double bulk_echo(bconn_t *c, sealed_t *img, int up) {
+    uint8_t cmd[9];
+    up_img = img;
+    c->on_bytes = echo_bytes;
+    c->flag = 0;
+    c->bytes = 0;
+    c->pos = 0;
+    c->want = up ? 1 : img->cipher.len;
+    c->t0 = now();
+    put_cmd(cmd, up ? 'U' : 'D', img->cipher.len);
+    bc_write(c, cmd, sizeof cmd);
+    if (up) {
+        c->on_sent = echo_up_sent;
+        echo_up_sent(c);
+    }
+    if (run_until(&c->flag, 60) != 0) {
+        fail_msg("echo %s failed", up ? "upload" : "download");
+        return 0;
+    }
+    c->on_sent = NULL;
+    return (double)img->cipher.len / 1e6 / (c->t1 - c->t0);
+}
+
+/* Replaces *c by a new ready connection (unless --same-conn and *c is still open). */
+static int fresh(bconn_t **c, int kind) {
+    if (opt.same_conn && *c && (*c)->state == S_READY)
+        return 1;
+    if (*c && (*c)->state != S_CLOSED)
+        bc_close(*c);
+    *c = bc_connect_wait(kind, 0);
+    return *c != NULL;
+}
+
+static void scenario_bulk(void) {
+    if (world_up(1, 0) != 0) {
+        world_down();
+        return;
+    }
+    unsigned reps = opt.reps;
+    double eu[MAX_REPS], su[MAX_REPS], ed[MAX_REPS], sd[MAX_REPS], ru[MAX_REPS], rd[MAX_REPS];
+    double lu[MAX_REPS], pu[MAX_REPS], ld[MAX_REPS], pd[MAX_REPS]; /* sispd's CPU / wall time */
+    uint8_t *plain = make_plain(opt.bulk_bytes);
+    bconn_t *s = bc_connect_wait(K_SISP, 0), *e = bc_connect_wait(K_ECHO, 0);
+    if (plain == NULL || s == NULL || e == NULL) {
+        fail_msg("bulk: cannot connect");
+        bc_close(s);
+        bc_close(e);
+        free(plain);
+        world_down();
+        return;
+    }
+    unsigned got = 0;
+    say("bulk: %zu-byte image, %u repetitions, echo and sispd interleaved", opt.bulk_bytes, reps);
+    for (unsigned r = 0; r <= reps; r++) { /* round 0 warms up */
+        sealed_t img;
+        char name[64];
+        snprintf(name, sizeof name, "bulk-%u.png", r);
+        if (seal(&W.users[0], name, plain, opt.bulk_bytes, &img) != 0) {
+            fail_msg("seal");
+            break;
+        }
+        /* A fresh connection for every transfer (connected before the clock starts), unless
+         * --same-conn: see "A server bug found" in docs/BENCHMARKS.md. */
+        double a = fresh(&e, K_ECHO) ? bulk_echo(e, &img, 1) : 0;
+        int ok = fresh(&s, K_SISP);
+        double l0 = loop_cpu(W.srv.pid), p0 = proc_cpu(W.srv.pid), t0 = now();
+        double b = ok ? bulk_sisp_up(s, &img) : 0;
+        double l1 = loop_cpu(W.srv.pid), p1 = proc_cpu(W.srv.pid), t1 = now();
+        double c = fresh(&e, K_ECHO) ? bulk_echo(e, &img, 0) : 0;
+        ok = fresh(&s, K_SISP);
+        double l2 = loop_cpu(W.srv.pid), p2 = proc_cpu(W.srv.pid), t2 = now();
+        double d = ok ? bulk_sisp_down(s, &img) : 0;
+        double l3 = loop_cpu(W.srv.pid), p3 = proc_cpu(W.srv.pid), t3 = now();
+        if (a == 0 || b == 0 || c == 0 || d == 0) {
+            sealed_free(&img);
+            break;
+        }
+        if (r > 0) {
+            got++;
+            lu[r - 1] = (l1 - l0) / (t1 - t0);
+            pu[r - 1] = (p1 - p0) / (t1 - t0);
+            ld[r - 1] = (l3 - l2) / (t3 - t2);
+            pd[r - 1] = (p3 - p2) / (t3 - t2);
+            eu[r - 1] = a;
+            su[r - 1] = b;
+            ed[r - 1] = c;
+            sd[r - 1] = d;
+            ru[r - 1] = a > 0 ? b / a : 0;
+            rd[r - 1] = c > 0 ? d / c : 0;
+        }
+        say("  %u: up echo %.1f sispd %.1f, down echo %.1f sispd %.1f MB/s%s", r, a, b, c, d,
+            r == 0 ? " (warm-up)" : "");
+        sealed_free(&img);
+    }
+    char work[64];
+    snprintf(work, sizeof work, "%zu", opt.bulk_bytes + opt.bulk_bytes / 4096); /* ~cipher */
+    row("bulk_up_echo", "MB/s", eu, got, work);
+    row("bulk_up_sispd", "MB/s", su, got, work);
+    row("bulk_down_echo", "MB/s", ed, got, work);
+    row("bulk_down_sispd", "MB/s", sd, got, work);
+    row("bulk_up_sispd_loop_thread_busy", "cpu/wall", lu, got, work);
+    row("bulk_up_sispd_process_busy", "cpu/wall", pu, got, work);
+    row("bulk_down_sispd_loop_thread_busy", "cpu/wall", ld, got, work);
+    row("bulk_down_sispd_process_busy", "cpu/wall", pd, got, work);
+    row("bulk_up_sispd/echo", "ratio", ru, got, "-");
+    row("bulk_down_sispd/echo", "ratio", rd, got, "-");
+    free(plain);
+    bc_close(s);
+    bc_close(e);
+    world_down();
+}
+
+/* ---- posts ---- */
+
+typedef struct {
+    sealed_t *imgs;
+    unsigned n_imgs, next;
+    uint32_t stream;
+    double t_start;
+    double *lat;
+    size_t *n_lat;
+} poster_t;
+
+static unsigned posts_left;
+static int posts_done;
+
+static void post_next(bconn_t *c);
+
+static void post_frame(bconn_t *c, uint8_t type, uint32_t stream, const uint8_t *f, size_t n) {
+    poster_t *p = c->arg;
+    (void)f;
+    (void)n;
+    if (stream != p->stream || stream == 0)
+        return; /* NOTIFY pushes of everyone's posts: ignored */
+    if (type != SISP_T_POSTED) {
+        fail_msg("post refused (frame type %u)", type);
+        bc_close(c);
+        posts_done = 1;
+        return;
+    }
+    p->lat[(*p->n_lat)++] = now() - p->t_start;
+    if (--posts_left == 0)
+        posts_done = 1;
+    post_next(c);
+}
+
+static void post_next(bconn_t *c) {
+    poster_t *p = c->arg;
+    if (p->next >= p->n_imgs)
+        return;
+    sealed_t *img = &p->imgs[p->next++];
+    p->t_start = now();
+    sisp_post_begin_t pb = {sisp_slice_str(img->name), sisp_slice_str(GROUP), img->cipher.len,
+                            sisp_slice(img->manifest.data, img->manifest.len),
+                            sisp_slice(img->sig, sizeof img->sig)};
+    p->stream = bc_send(c, SISP_T_POST_BEGIN, 0, &pb);
+    for (size_t off = 0; off < img->cipher.len && p->stream; off += SISP_CHUNK_DEFAULT) {
+        size_t k =
+            img->cipher.len - off < SISP_CHUNK_DEFAULT ? img->cipher.len - off : SISP_CHUNK_DEFAULT;
+        sisp_data_t d = {off, sisp_slice(img->cipher.data + off, k)};
+        bc_send(c, SISP_T_DATA, p->stream, &d);
+    }
+    sisp_post_end_t pe = {img->cipher.len};
+    bc_send(c, SISP_T_POST_END, p->stream, &pe);
+}
+
+static void echo_post_bytes(bconn_t *c, const uint8_t *b, size_t n);
+
+static void echo_post_next(bconn_t *c) {
+    poster_t *p = c->arg;
+    if (p->next >= p->n_imgs)
+        return;
+    sealed_t *img = &p->imgs[p->next++];
+    uint8_t cmd[9];
+    p->t_start = now();
+    put_cmd(cmd, 'U', img->cipher.len);
+    bc_write(c, cmd, sizeof cmd);
+    bc_write(c, img->cipher.data, img->cipher.len);
+}
+
+static void echo_post_bytes(bconn_t *c, const uint8_t *b, size_t n) {
+    poster_t *p = c->arg;
+    (void)b;
+    for (size_t i = 0; i < n; i++) {
+        p->lat[(*p->n_lat)++] = now() - p->t_start;
+        if (--posts_left == 0)
+            posts_done = 1;
+        echo_post_next(c);
+    }
+}
+
+/* Runs one round: every connection posts its images back to back. Returns posts/s. */
+static double posts_round(int kind, bconn_t **v, poster_t *ps, unsigned clients, double *lat,
+                          size_t *n_lat, double *loop_busy, double *proc_busy) {
+    posts_left = 0;
+    posts_done = 0;
+    *n_lat = 0;
+    for (unsigned i = 0; i < clients; i++) {
+        ps[i].next = 0;
+        ps[i].lat = lat;
+        ps[i].n_lat = n_lat;
+        posts_left += ps[i].n_imgs;
+    }
+    unsigned total = posts_left;
+    pid_t pid = kind == K_SISP ? W.srv.pid : W.echo_pid;
+    double l0 = loop_cpu(pid), p0 = proc_cpu(pid);
+    double t0 = now();
+    for (unsigned i = 0; i < clients; i++) {
+        v[i]->arg = &ps[i];
+        if (kind == K_SISP) {
+            v[i]->on_frame = post_frame;
+            post_next(v[i]);
+        } else {
+            v[i]->on_bytes = echo_post_bytes;
+            echo_post_next(v[i]);
+        }
+    }
+    if (run_until(&posts_done, 600) != 0 || posts_left != 0)
+        fail_msg("%s posts: %u of %u left", kind == K_SISP ? "sispd" : "echo", posts_left, total);
+    double dt = now() - t0;
+    *loop_busy = (loop_cpu(pid) - l0) / dt;
+    *proc_busy = (proc_cpu(pid) - p0) / dt;
+    return (double)(total - posts_left) / dt;
+}
+
+/* Sequential write + fsync of post-sized files in dir: what one fsync per post would allow. */
+static double fsync_rate(const char *dir, size_t bytes, unsigned n) {
+    char path[400];
+    uint8_t *buf = make_plain(bytes);
+    double t0 = now();
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/fsync-probe-%u", dir, i);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || write(fd, buf, bytes) != (ssize_t)bytes || fsync(fd) != 0)
+            fail_msg("fsync probe");
+        if (fd >= 0)
+            close(fd);
+    }
+    double r = (double)n / (now() - t0);
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/fsync-probe-%u", dir, i);
+        unlink(path);
+    }
+    free(buf);
+    return r;
+}
+
+static void scenario_posts(void) {
+    unsigned clients = opt.post_clients, per = opt.posts_per_client, reps = opt.reps;
+    if (world_up(opt.users, 0) != 0) {
+        world_down();
+        return;
+    }
+    bconn_t **sv = calloc(clients, sizeof *sv), **ev = calloc(clients, sizeof *ev);
+    poster_t *ps = calloc(clients, sizeof *ps);
+    double *lat = calloc((size_t)clients * per, sizeof *lat);
+    uint8_t *plain = make_plain(opt.post_bytes);
+    double sr[MAX_REPS], er[MAX_REPS], rr[MAX_REPS], fr[MAX_REPS], sl50[MAX_REPS], sl99[MAX_REPS];
+    double slb[MAX_REPS], spb[MAX_REPS];
+    size_t n_lat = 0;
+    if (!sv || !ev || !ps || !lat || !plain)
+        goto out;
+    if (open_many(K_SISP, sv, clients, 64, 120) != clients ||
+        open_many(K_ECHO, ev, clients, 64, 120) != clients) {
+        fail_msg("posts: cannot open %u connections to each server", clients);
+        goto out;
+    }
+    say("posts: %u clients x %u posts of %zu bytes, %u rounds (%u users; every connection is a "
+        "member of `%s`, so each post is also a NOTIFY to all %u connections)",
+        clients, per, opt.post_bytes, reps, opt.users, GROUP, clients);
+    for (unsigned r = 0; r < reps; r++) {
+        double t0 = now();
+        for (unsigned i = 0; i < clients; i++) {
+            ps[i].n_imgs = per;
+            if (ps[i].imgs == NULL)
+                ps[i].imgs = calloc(per, sizeof *ps[i].imgs);
+            for (unsigned k = 0; k < per; k++) {
+                char name[64];
+                snprintf(name, sizeof name, "p%u-%u-%u.png", r, i, k);
+                if (ps[i].imgs[k].cipher.data)
+                    sealed_free(&ps[i].imgs[k]);
+                if (seal(&W.users[i % W.n_users], name, plain, opt.post_bytes, &ps[i].imgs[k]) !=
+                    0) {
+                    fail_msg("seal");
+                    goto out;
+                }
+            }
+        }
+        say("  sealed %u images in %.2f s (untimed)", clients * per, now() - t0);
+        double el, ep;
+        er[r] = posts_round(K_ECHO, ev, ps, clients, lat, &n_lat, &el, &ep);
+        sr[r] = posts_round(K_SISP, sv, ps, clients, lat, &n_lat, &slb[r], &spb[r]);
+        qsort(lat, n_lat, sizeof *lat, cmp_double);
+        sl50[r] = n_lat ? lat[n_lat / 2] * 1e3 : 0;
+        sl99[r] = n_lat ? lat[(n_lat * 99) / 100] * 1e3 : 0;
+        rr[r] = er[r] > 0 ? sr[r] / er[r] : 0;
+        fr[r] = fsync_rate(W.srv.dir, opt.post_bytes, 20);
+        say("  %u: echo %.0f uploads/s, sispd %.0f posts/s (latency median %.1f ms, p99 %.1f "
+            "ms), fsync probe %.0f/s",
+            r, er[r], sr[r], sl50[r], sl99[r], fr[r]);
+    }
+    char work[64];
+    snprintf(work, sizeof work, "%ux%u", clients, per);
+    row("posts_echo_100k_uploads", "ops/s", er, reps, work);
+    row("posts_sispd_100k", "posts/s", sr, reps, work);
+    row("posts_sispd/echo", "ratio", rr, reps, "-");
+    row("posts_sispd_latency_median", "ms", sl50, reps, work);
+    row("posts_sispd_latency_p99", "ms", sl99, reps, work);
+    row("posts_sispd_loop_thread_busy", "cpu/wall", slb, reps, work);
+    row("posts_sispd_process_busy", "cpu/wall", spb, reps, work);
+    row("fsync_100k_sequential", "fsync/s", fr, reps, "20");
+    for (unsigned r = 0; r < reps; r++)
+        rr[r] = fr[r] > 0 ? sr[r] / fr[r] : 0;
+    row("posts_sispd/fsync_rate", "ratio", rr, reps, "-");
+out:
+    if (sv && ev) {
+        close_all(sv, clients);
+        close_all(ev, clients);
+    }
+    for (unsigned i = 0; ps && i < clients; i++) {
+        for (unsigned k = 0; ps[i].imgs && k < per; k++)
+            sealed_free(&ps[i].imgs[k]);
+        free(ps[i].imgs);
+    }
+    free(sv);
+    free(ev);
+    free(ps);
+    free(lat);
+    free(plain);
+    world_down();
+}
+
+/* ---- idle connections and fan-out ---- */
+
+static void echo_ping_bytes(bconn_t *c, const uint8_t *p, size_t n) {
+    (void)p;
+    c->bytes += n;
+    if (c->bytes >= 1) {
+        c->on_bytes = NULL;
+        process_counter++;
+    }
+}
+
+/* Per-connection server memory: RSS growth over n connections, KiB each. */
+static double idle_measure(int kind, bconn_t **v, size_t n, size_t *held, long *rss0_out,
+                           long *rss1_out) {
+    pid_t pid = kind == K_SISP ? W.srv.pid : W.echo_pid;
+    usleep(300000);
+    long rss0 = proc_rss_kib(pid);
+    double t0 = now();
+    size_t ok = open_many(kind, v, n, 64, 600);
+    double dt = now() - t0;
+    if (kind == K_ECHO) {
+        /* One echo round trip each, so the server has finished its side of every handshake
+         * (sispd's HELLO reply proves the same). */
+        static const uint8_t cmd[10] = {'E', 0, 0, 0, 0, 0, 0, 0, 1, 'x'};
+        process_counter = 0;
+        int want = 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i] && v[i]->state == S_READY) {
+                v[i]->bytes = 0;
+                v[i]->on_bytes = echo_ping_bytes;
+                bc_write(v[i], cmd, sizeof cmd);
+                want++;
+            }
+        double end = now() + 60;
+        while (process_counter < want && now() < end)
+            uv_run(&W.loop, UV_RUN_ONCE);
+    }
+    /* Settle: nothing in flight, then read the server's RSS. */
+    double end = now() + 1.0;
+    while (now() < end) {
+        uv_run(&W.loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    long rss1 = proc_rss_kib(pid);
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        live += v[i] && v[i]->state == S_READY;
+    *held = live;
+    *rss0_out = rss0;
+    *rss1_out = rss1;
+    say("  %s: %zu of %zu connections ready in %.1f s, %zu still open; RSS %ld -> %ld KiB",
+        kind == K_SISP ? "sispd" : "echo", ok, n, dt, live, rss0, rss1);
+    return live ? (double)(rss1 - rss0) / (double)live : 0;
+}
+
+/* ---- fan-out: sispd ---- */
+
+static double fan_t_posted;
+static double *fan_arrival;
+static size_t fan_got, fan_want;
+static int fan_flag, fan_all;
+
+static void fan_member_frame(bconn_t *c, uint8_t type, uint32_t stream, const uint8_t *f,
+                             size_t n) {
+    (void)stream;
+    (void)f;
+    (void)n;
+    if (type != SISP_T_NOTIFY || c->flag)
+        return;
+    c->flag = 1;
+    fan_arrival[c->idx] = now();
+    if (++fan_got == fan_want)
+        fan_all = 1;
+}
+
+static void fan_poster_frame(bconn_t *c, uint8_t type, uint32_t stream, const uint8_t *f,
+                             size_t n) {
+    (void)f;
+    (void)n;
+    if (stream != c->want || stream == 0)
+        return;
+    if (type == SISP_T_POSTED)
+        fan_t_posted = now();
+    else
+        fail_msg("fan-out post refused (type %u)", type);
+    fan_flag = 1;
+}
+
+typedef struct {
+    double first, median, p99, last, from_end_last;
+    double server_cpu_ms, client_cpu_ms; /* CPU time spent by each side during the round */
+} fan_t;
+
+static double self_cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
+static void fan_summarise(double *arr, size_t n, double t0, fan_t *out) {
+    for (size_t i = 0; i < n; i++)
+        arr[i] = (arr[i] - t0) * 1e3;
+    qsort(arr, n, sizeof *arr, cmp_double);
+    out->first = arr[0];
+    out->median = arr[n / 2];
+    out->p99 = arr[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+    out->last = arr[n - 1];
+}
+
+static int fan_sisp_round(bconn_t *poster, bconn_t **v, size_t n, unsigned r, fan_t *out) {
+    sealed_t img;
+    char name[64];
+    static uint8_t plain[4096];
+    memcpy(plain, t_png_1x1, sizeof t_png_1x1);
+    snprintf(name, sizeof name, "fan-%zu-%u.png", n, r);
+    if (seal(&W.users[0], name, plain, sizeof plain, &img) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (v[i]) {
+            v[i]->flag = 0;
+            v[i]->on_frame = fan_member_frame;
+        }
+    fan_got = 0;
+    fan_want = 0;
+    for (size_t i = 0; i < n; i++)
+        fan_want += v[i] && v[i]->state == S_READY;
+    for (size_t i = 0; i < n; i++)
+        fan_arrival[i] = 0;
+    fan_flag = fan_all = 0;
+    fan_t_posted = 0;
+    poster->on_frame = fan_poster_frame;
+    sisp_post_begin_t pb = {sisp_slice_str(img.name), sisp_slice_str(GROUP), img.cipher.len,
+                            sisp_slice(img.manifest.data, img.manifest.len),
+                            sisp_slice(img.sig, sizeof img.sig)};
+    poster->want = bc_send(poster, SISP_T_POST_BEGIN, 0, &pb);
+    sisp_data_t d = {0, sisp_slice(img.cipher.data, img.cipher.len)};
+    bc_send(poster, SISP_T_DATA, (uint32_t)poster->want, &d);
+    sisp_post_end_t pe = {img.cipher.len};
+    double scpu0 = proc_cpu(W.srv.pid), ccpu0 = self_cpu();
+    double t_end = now();
+    bc_send(poster, SISP_T_POST_END, (uint32_t)poster->want, &pe);
+    int rc = run_until(&fan_flag, 60);
+    if (rc == 0)
+        rc = run_until(&fan_all, 60);
+    out->server_cpu_ms = (proc_cpu(W.srv.pid) - scpu0) * 1e3;
+    out->client_cpu_ms = (self_cpu() - ccpu0) * 1e3;
+    sealed_free(&img);
+    if (rc != 0 || fan_t_posted == 0) {
+        fail_msg("sispd fan-out to %zu: %zu of %zu notified", n, fan_got, fan_want);
+        return -1;
+    }
+    double *arr = malloc(fan_got * sizeof *arr);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && v[i]->flag)
+            arr[k++] = fan_arrival[i];
+    fan_summarise(arr, k, fan_t_posted, out);
+    out->from_end_last = out->last + (fan_t_posted - t_end) * 1e3;
+    free(arr);
+    usleep(200000);
+    return 0;
+}
+
+/* ---- fan-out: mosquitto (plain TCP, MQTT 3.1.1, QoS 0) ---- */
+
+typedef struct {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    sisp_buf_t in;
+    size_t idx;
+    int state; /* 0 connecting, 1 CONNACK wait, 2 SUBACK wait, 3 ready, 4 closed */
+    int got;
+    int publisher;
+} mconn_t;
+
+static size_t mq_ready, mq_failed;
+
+static void mq_closed(uv_handle_t *h) {
+    mconn_t *m = (mconn_t *)h;
+    sisp_buf_free(&m->in);
+    free(m);
+}
+
+static void mq_close(mconn_t *m) {
+    if (m->state == 4)
+        return;
+    m->state = 4;
+    uv_close((uv_handle_t *)&m->tcp, mq_closed);
+}
+
+static void mq_wrote(uv_write_t *req, int status) {
+    (void)status;
+    free(req);
+}
+
+static void mq_write(mconn_t *m, const uint8_t *p, size_t n) {
+    uv_write_t *req = malloc(sizeof *req + n);
+    if (req == NULL)
+        return;
+    memcpy(req + 1, p, n);
+    uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)n);
+    if (uv_write(req, (uv_stream_t *)&m->tcp, &b, 1, mq_wrote) != 0)
+        free(req);
+}
+
+static size_t mq_varint(uint8_t *p, size_t v) {
+    size_t n = 0;
+    do {
+        uint8_t b = (uint8_t)(v % 128);
+        v /= 128;
+        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+
+static const char mq_topic[] = "sisp/bench/fanout";
+
+static void mq_subscribe(mconn_t *m) {
+    uint8_t p[64];
+    size_t tl = sizeof mq_topic - 1, n = 0;
+    p[n++] = 0x82;
+    n += mq_varint(p + n, 2 + 2 + tl + 1);
+    p[n++] = 0;
+    p[n++] = 1; /* packet id */
+    p[n++] = (uint8_t)(tl >> 8);
+    p[n++] = (uint8_t)tl;
+    memcpy(p + n, mq_topic, tl);
+    n += tl;
+    p[n++] = 0; /* QoS 0 */
+    mq_write(m, p, n);
+}
+
+static void mq_packet(mconn_t *m, uint8_t type) {
+    if (m->state == 1 && type == 0x20) {
+        if (m->publisher) {
+            m->state = 3;
+            mq_ready++;
+        } else {
+            m->state = 2;
+            mq_subscribe(m);
+        }
+    } else if (m->state == 2 && type == 0x90) {
+        m->state = 3;
+        mq_ready++;
+    } else if (m->state == 3 && (type & 0xf0) == 0x30 && !m->got) {
+        m->got = 1;
+        fan_arrival[m->idx] = now();
+        if (++fan_got == fan_want)
+            fan_all = 1;
+    }
+}
+
+static void mq_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    mconn_t *m = (mconn_t *)s;
+    if (nread == 0 || m->state == 4)
+        return;
+    if (nread < 0) {
+        mq_failed++;
+        mq_close(m);
+        return;
+    }
+    if (sisp_buf_append(&m->in, buf->base, (size_t)nread) != 0)
+        return;
+    size_t pos = 0;
+    for (;;) {
+        size_t avail = m->in.len - pos, len = 0, i = 1, mul = 1;
+        if (avail < 2)
+            break;
+        while (i < avail && i < 5) {
+            uint8_t b = m->in.data[pos + i++];
+            len += (size_t)(b & 0x7f) * mul;
+            mul *= 128;
+            if (!(b & 0x80))
+                break;
+        }
+        if (avail < i + len)
+            break;
+        mq_packet(m, m->in.data[pos]);
+        pos += i + len;
+    }
+    sisp_buf_consume(&m->in, pos);
+}
+
+static void mq_connected(uv_connect_t *req, int status) {
+    mconn_t *m = (mconn_t *)((char *)req - offsetof(mconn_t, creq));
+    if (status < 0) {
+        mq_failed++;
+        mq_close(m);
+        return;
+    }
+    uv_tcp_nodelay(&m->tcp, 1);
+    uv_read_start((uv_stream_t *)&m->tcp, on_bc_alloc, mq_read);
+    char id[32];
+    int idl = snprintf(id, sizeof id, "%s%zu", m->publisher ? "pub" : "sub", m->idx);
+    uint8_t p[64];
+    size_t n = 0;
+    static const uint8_t vh[] = {0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 0}; /* clean, no keepalive */
+    p[n++] = 0x10;
+    n += mq_varint(p + n, sizeof vh + 2 + (size_t)idl);
+    memcpy(p + n, vh, sizeof vh);
+    n += sizeof vh;
+    p[n++] = 0;
+    p[n++] = (uint8_t)idl;
+    memcpy(p + n, id, (size_t)idl);
+    n += (size_t)idl;
+    m->state = 1;
+    mq_write(m, p, n);
+}
+
+static mconn_t *mq_open(size_t idx, int publisher) {
+    mconn_t *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    m->idx = idx;
+    m->publisher = publisher;
+    sisp_buf_init(&m->in, 0);
+    uv_tcp_init(&W.loop, &m->tcp);
+    struct sockaddr_in sa;
+    uv_ip4_addr("127.0.0.1", W.mq_port, &sa);
+    if (uv_tcp_connect(&m->creq, &m->tcp, (const struct sockaddr *)&sa, mq_connected) != 0) {
+        mq_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Holds n subscribers, publishes reps messages; summaries into out[r]. */
+static int fan_mq(size_t n, unsigned reps, fan_t *out) {
+    mconn_t **v = calloc(n, sizeof *v);
+    if (v == NULL)
+        return -1;
+    mq_ready = mq_failed = 0;
+    for (size_t started = 0; started < n || (mq_ready + mq_failed < n);) {
+        while (started < n && started - (mq_ready + mq_failed) < 256) {
+            v[started] = mq_open(started, 0);
+            started++;
+        }
+        uv_run(&W.loop, UV_RUN_ONCE);
+        if (mq_failed > 0)
+            break;
+    }
+    size_t base_ready = mq_ready;
+    mconn_t *pub = mq_open(n, 1);
+    while (pub && mq_ready == base_ready && mq_failed == 0)
+        uv_run(&W.loop, UV_RUN_ONCE);
+    int rc = 0;
+    if (mq_failed > 0 || pub == NULL || base_ready != n) {
+        fail_msg("mosquitto: %zu of %zu subscribers ready, %zu failed", base_ready, n, mq_failed);
+        rc = -1;
+    }
+    /* mosquitto acknowledges SUBSCRIBE before every subscription is visible to publishers on
+     * other connections? It is one thread: SUBACK means done. Settle anyway. */
+    usleep(300000);
+    for (unsigned r = 0; rc == 0 && r < reps; r++) {
+        for (size_t i = 0; i < n; i++) {
+            v[i]->got = 0;
+            fan_arrival[i] = 0;
+        }
+        fan_got = 0;
+        fan_want = n;
+        fan_all = 0;
+        uint8_t p[512];
+        size_t tl = sizeof mq_topic - 1, k = 0, payload = 160; /* about a NOTIFY frame */
+        p[k++] = 0x30;
+        k += mq_varint(p + k, 2 + tl + payload);
+        p[k++] = (uint8_t)(tl >> 8);
+        p[k++] = (uint8_t)tl;
+        memcpy(p + k, mq_topic, tl);
+        k += tl;
+        memset(p + k, 'n', payload);
+        k += payload;
+        double scpu0 = proc_cpu(W.mq_pid), ccpu0 = self_cpu();
+        double t0 = now();
+        mq_write(pub, p, k);
+        if (run_until(&fan_all, 60) != 0) {
+            fail_msg("mosquitto fan-out to %zu: %zu delivered", n, fan_got);
+            rc = -1;
+            break;
+        }
+        out[r].server_cpu_ms = (proc_cpu(W.mq_pid) - scpu0) * 1e3;
+        out[r].client_cpu_ms = (self_cpu() - ccpu0) * 1e3;
+        double *arr = malloc(n * sizeof *arr);
+        memcpy(arr, fan_arrival, n * sizeof *arr);
+        fan_summarise(arr, n, t0, &out[r]);
+        free(arr);
+        usleep(200000);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i])
+            mq_close(v[i]);
+    if (pub)
+        mq_close(pub);
+    for (int i = 0; i < 20; i++)
+        uv_run(&W.loop, UV_RUN_NOWAIT);
+    free(v);
+    return rc;
+}
+
+static void fan_rows(const char *who, size_t n, const fan_t *f, unsigned reps) {
+    double a[MAX_REPS], b[MAX_REPS], c[MAX_REPS], d[MAX_REPS], e[MAX_REPS], g[MAX_REPS];
+    char name[64], work[32];
+    for (unsigned r = 0; r < reps; r++) {
+        a[r] = f[r].first;
+        b[r] = f[r].median;
+        c[r] = f[r].p99;
+        d[r] = f[r].last;
+        e[r] = f[r].server_cpu_ms;
+        g[r] = f[r].client_cpu_ms;
+    }
+    snprintf(work, sizeof work, "%zu", n);
+    snprintf(name, sizeof name, "fanout_%s_%zu_first", who, n);
+    row(name, "ms", a, reps, work);
+    snprintf(name, sizeof name, "fanout_%s_%zu_median", who, n);
+    row(name, "ms", b, reps, work);
+    snprintf(name, sizeof name, "fanout_%s_%zu_p99", who, n);
+    row(name, "ms", c, reps, work);
+    snprintf(name, sizeof name, "fanout_%s_%zu_last", who, n);
+    row(name, "ms", d, reps, work);
+    snprintf(name, sizeof name, "fanout_%s_%zu_server_cpu", who, n);
+    row(name, "cpu-ms", e, reps, work);
+    snprintf(name, sizeof name, "fanout_%s_%zu_client_cpu", who, n);
+    row(name, "cpu-ms", g, reps, work);
+}
+
+/* idle and/or fanout at each connection count. */
+static void scenario_conns(int do_idle, int do_fan) {
+    for (size_t ci = 0; ci < opt.n_conns; ci++) {
+        size_t n = opt.conns[ci];
+        unsigned reps = opt.reps;
+        if (world_up(opt.users, do_fan && opt.mosquitto != NULL) != 0) {
+            world_down();
+            return;
+        }
+        bconn_t **v = calloc(n, sizeof *v);
+        fan_arrival = calloc(n + 1, sizeof *fan_arrival);
+        if (v == NULL || fan_arrival == NULL) {
+            free(v);
+            free(fan_arrival);
+            world_down();
+            return;
+        }
+        char work[32];
+        snprintf(work, sizeof work, "%zu", n);
+        if (do_idle) {
+            say("idle: %zu connections to the echo server, then to sispd", n);
+            size_t held_e = 0, held_s = 0;
+            long e0, e1, s0, s1;
+            double ke = idle_measure(K_ECHO, v, n, &held_e, &e0, &e1);
+            close_all(v, n);
+            memset(v, 0, n * sizeof *v);
+            double ks = idle_measure(K_SISP, v, n, &held_s, &s0, &s1);
+            double he = (double)held_e, hsd = (double)held_s, r = ke > 0 ? ks / ke : 0;
+            char name[64];
+            snprintf(name, sizeof name, "idle_echo_%zu_held", n);
+            row(name, "conns", &he, 1, work);
+            snprintf(name, sizeof name, "idle_echo_%zu_per_conn", n);
+            row(name, "KiB", &ke, 1, work);
+            snprintf(name, sizeof name, "idle_sispd_%zu_held", n);
+            row(name, "conns", &hsd, 1, work);
+            snprintf(name, sizeof name, "idle_sispd_%zu_per_conn", n);
+            row(name, "KiB", &ks, 1, work);
+            snprintf(name, sizeof name, "idle_sispd/echo_%zu", n);
+            row(name, "ratio", &r, 1, "-");
+            double rss = (double)s1 / 1024.0;
+            snprintf(name, sizeof name, "idle_sispd_%zu_rss_total", n);
+            row(name, "MiB", &rss, 1, work);
+            if (held_s != n)
+                fail_msg("sispd held %zu of %zu connections", held_s, n);
+        } else {
+            say("fanout: opening %zu member connections to sispd", n);
+            size_t ok = open_many(K_SISP, v, n, 64, 600);
+            if (ok != n)
+                fail_msg("fanout: %zu of %zu connections", ok, n);
+        }
+        if (do_fan) {
+            fan_t fs[MAX_REPS], fm[MAX_REPS];
+            bconn_t *poster = bc_connect_wait(K_SISP, 0);
+            int ok_s = poster != NULL, ok_m = 0;
+            say("fanout: %zu members, %u posts (sispd)%s", n, reps,
+                opt.mosquitto ? ", then mosquitto" : "");
+            for (unsigned r = 0; ok_s && r < reps; r++) {
+                if (fan_sisp_round(poster, v, n, r, &fs[r]) != 0) {
+                    ok_s = 0;
+                    break;
+                }
+                say("  sispd %u: first %.2f median %.2f p99 %.2f last %.2f ms after POSTED "
+                    "(last %.2f ms after POST_END sent)",
+                    r, fs[r].first, fs[r].median, fs[r].p99, fs[r].last, fs[r].from_end_last);
+            }
+            bc_close(poster);
+            close_all(v, n);
+            if (opt.mosquitto) {
+                ok_m = fan_mq(n, reps, fm) == 0;
+                for (unsigned r = 0; ok_m && r < reps; r++)
+                    say("  mosquitto %u: first %.2f median %.2f p99 %.2f last %.2f ms after "
+                        "PUBLISH written",
+                        r, fm[r].first, fm[r].median, fm[r].p99, fm[r].last);
+            }
+            if (ok_s)
+                fan_rows("sispd", n, fs, reps);
+            if (ok_m) {
+                fan_rows("mosquitto", n, fm, reps);
+                double rl[MAX_REPS], rm[MAX_REPS], ep[MAX_REPS];
+                for (unsigned r = 0; ok_s && r < reps; r++) {
+                    rl[r] = fm[r].last > 0 ? fs[r].last / fm[r].last : 0;
+                    rm[r] = fm[r].median > 0 ? fs[r].median / fm[r].median : 0;
+                    ep[r] = fs[r].from_end_last;
+                }
+                if (ok_s) {
+                    char name[64];
+                    snprintf(name, sizeof name, "fanout_%zu_last_sispd/mosquitto", n);
+                    row(name, "ratio", rl, reps, "-");
+                    snprintf(name, sizeof name, "fanout_%zu_median_sispd/mosquitto", n);
+                    row(name, "ratio", rm, reps, "-");
+                    snprintf(name, sizeof name, "fanout_sispd_%zu_last_from_post_end", n);
+                    row(name, "ms", ep, reps, work);
+                }
+            }
+        } else {
+            close_all(v, n);
+        }
+        free(v);
+        free(fan_arrival);
+        fan_arrival = NULL;
+        world_down();
+    }
+}
+
+/* ---- main ---- */
+
+static void usage(void) {
+    fprintf(stderr,
+            "usage: sisp-bench --sispd PATH --echo PATH [options] SCENARIO...\n"
+            "scenarios: handshakes bulk posts idle fanout conns (= idle then fanout) all\n"
+            "options:\n"
+            "  --mosquitto PATH     measure mosquitto's fan-out too\n"
+            "  --reps N             repetitions (default 5)\n"
+            "  --handshakes N       connections per handshake round (default 4000)\n"
+            "  --parallel N         handshakes in flight (default 32)\n"
+            "  --bulk-mib N         bulk image size (default 16)\n"
+            "  --same-conn          bulk: all transfers on one connection per server\n"
+            "  --stall-ms N         bulk: stop reading N ms after IMAGE_BEGIN (a slow reader)\n"
+            "  --clients N          posting clients (default 64)\n"
+            "  --posts N            posts per client per round (default 16)\n"
+            "  --conns N[,N...]     connection counts for idle/fanout (default 1000)\n"
+            "  --users N            users the connections log in as (default 8)\n"
+            "  --smoke              tiny everything (ctest)\n");
+}
+
+static void raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = 20000;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+        want = rl.rlim_max;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    say("RLIMIT_NOFILE %llu (inherited by the servers started here)",
+        (unsigned long long)rl.rlim_cur);
+}
+
+int main(int argc, char **argv) {
+    opt.reps = 5;
+    opt.hs_count = 4000;
+    opt.hs_parallel = 32;
+    opt.bulk_bytes = 16 * MIB;
+    opt.post_clients = 64;
+    opt.posts_per_client = 16;
+    opt.post_bytes = 100 * 1024;
+    opt.conns[0] = 1000;
+    opt.n_conns = 1;
+    opt.users = 8;
+    int want[5] = {0};
+    static const char *const names[5] = {"handshakes", "bulk", "posts", "idle", "fanout"};
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--smoke") == 0) {
+            opt.smoke = 1;
+            continue;
+        }
+        if (strcmp(a, "--same-conn") == 0) {
+            opt.same_conn = 1;
+            continue;
+        }
+        if (a[0] != '-')
+            break;
+        if (v == NULL) {
+            usage();
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--sispd") == 0)
+            opt.sispd = v;
+        else if (strcmp(a, "--echo") == 0)
+            opt.echo = v;
+        else if (strcmp(a, "--mosquitto") == 0)
+            opt.mosquitto = v[0] ? v : NULL;
+        else if (strcmp(a, "--reps") == 0)
+            opt.reps = (unsigned)atoi(v);
+        else if (strcmp(a, "--handshakes") == 0)
+            opt.hs_count = (unsigned)atoi(v);
+        else if (strcmp(a, "--parallel") == 0)
+            opt.hs_parallel = (unsigned)atoi(v);
+        else if (strcmp(a, "--bulk-mib") == 0)
+            opt.bulk_bytes = (size_t)atoi(v) * MIB;
+        else if (strcmp(a, "--clients") == 0)
+            opt.post_clients = (unsigned)atoi(v);
+        else if (strcmp(a, "--posts") == 0)
+            opt.posts_per_client = (unsigned)atoi(v);
+        else if (strcmp(a, "--stall-ms") == 0)
+            opt.stall_ms = (unsigned)atoi(v);
+        else if (strcmp(a, "--users") == 0)
+            opt.users = (unsigned)atoi(v);
+        else if (strcmp(a, "--conns") == 0) {
+            opt.n_conns = 0;
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && opt.n_conns < 8;
+                 t = strtok_r(NULL, ",", &save))
+                opt.conns[opt.n_conns++] = (unsigned)atoi(t);
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    for (; i < argc; i++) {
+        int found = 0;
+        for (int k = 0; k < 5; k++)
+            if (strcmp(argv[i], names[k]) == 0 || strcmp(argv[i], "all") == 0 ||
+                (strcmp(argv[i], "conns") == 0 && k >= 3))
+                want[k] = found = 1;
+        if (!found) {
+            usage();
+            return 2;
+        }
+    }
+    if (opt.smoke) {
+        opt.reps = 1;
+        opt.hs_count = 10;
+        opt.hs_parallel = 4;
+        opt.bulk_bytes = MIB;
+        opt.post_clients = 4;
+        opt.posts_per_client = 2;
+        opt.conns[0] = 10;
+        opt.n_conns = 1;
+        opt.users = 2;
+        if (!want[0] && !want[1] && !want[2] && !want[3] && !want[4])
+            for (int k = 0; k < 5; k++)
+                want[k] = 1;
+    }
+    if (opt.sispd == NULL || opt.echo == NULL || opt.reps == 0 || opt.reps >= MAX_REPS ||
+        opt.users == 0 || opt.users > MAX_USERS || opt.post_clients == 0 || opt.hs_count == 0 ||
+        opt.hs_parallel == 0 || opt.bulk_bytes == 0 ||
+        (!want[0] && !want[1] && !want[2] && !want[3] && !want[4])) {
+        usage();
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    clk_tck = sysconf(_SC_CLK_TCK);
+    raise_nofile();
+    wolfSSL_Init();
+    sisp_buf_init(&scratch, 0);
+    printf("# sisp-bench reps=%u wolfssl=%s libuv=%s%s\n", opt.reps, LIBWOLFSSL_VERSION_STRING,
+           uv_version_string(), opt.smoke ? " smoke" : "");
+    printf("%-36s %-8s %12s %12s %12s %4s %s\n", "metric", "unit", "median", "min", "max", "reps",
+           "work");
+    if (want[0])
+        scenario_handshakes();
+    if (want[1])
+        scenario_bulk();
+    if (want[2])
+        scenario_posts();
+    if (want[3] || want[4])
+        scenario_conns(want[3], want[4]);
+    sisp_buf_free(&scratch);
+    wolfSSL_Cleanup();
+    printf("# %s\n", failures ? "FAILURES (see above)" : "all scenarios completed");
+    return failures ? 1 : 0;
+}
