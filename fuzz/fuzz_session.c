@@ -52,6 +52,8 @@
 #include <sisp/seal.h>
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,11 +69,18 @@ static int skip_after_close, skip_fd, skip_tmp;
 static size_t base_blobs;
 static sisp_buf_t stream, notify_frame;
 
+/* Regular files in dir; SIZE_MAX when the directory cannot be read for want of descriptors or
+ * memory (the caller then skips the check: the machine is short, not the server wrong). */
 static size_t count_files(const char *dir) {
     DIR *d = opendir(dir);
     size_t n = 0;
     struct dirent *e;
-    REQUIRE(d != NULL);
+    if (d == NULL) {
+        int err = errno;
+        fprintf(stderr, "fuzz_session: cannot read %s: %s\n", dir, strerror(err));
+        REQUIRE(err == EMFILE || err == ENFILE || err == ENOMEM);
+        return SIZE_MAX;
+    }
     while ((e = readdir(d)) != NULL) {
         char p[512];
         struct stat sb;
@@ -465,7 +474,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         }
     if (!skip_tmp)
-        REQUIRE(tmp_files() == 0);
-    REQUIRE(blob_files() == base_blobs);
+        REQUIRE(tmp_files() == 0 || tmp_files() == SIZE_MAX);
+    size_t blobs = blob_files();
+    REQUIRE(blobs == base_blobs || blobs == SIZE_MAX);
     return 0;
 }

@@ -9,8 +9,8 @@
  * cap, uploads (every refusal, and the POSTED and NOTIFY of a good one) and downloads (the
  * bytes, resumption, the output high-water mark, EBUSY, CANCEL, ENOTFOUND for non-members).
  *
- * The last section holds reproducers of server bugs found while writing this test and the
- * session fuzzer; their checks fail until the bugs are fixed. */
+ * The last section holds the reproducers of server bugs this test and the session fuzzer
+ * found (in abd828d; fixed in c8d2350), kept as regression tests. */
 #include "seal_fixture.h"
 #include "tenv.h"
 #include "testutil.h"
@@ -1200,11 +1200,11 @@ static void test_transfers(void) {
     tenv_close(&t);
 }
 
-/* ---- server bugs: reproducers (these checks fail until the bugs are fixed) ---- */
+/* ---- regressions: server bugs found with this environment ---- */
 
-/* Frames after BYE: a job that completes after the session started closing still appends its
+/* Frames after BYE: a job that completed after the session started closing appended its
  * output. The glue's BYE (a timeout, or shutdown) or the push cap's, while a download read or
- * an upload's commit is in flight, is followed by DATA / IMAGE_END or POSTED. */
+ * an upload's commit was in flight, was followed by DATA / IMAGE_END or POSTED. */
 static void bug_output_after_close(tenv_t *t, tenv_world_t *w) {
     sisp_buf_t b;
     sisp_buf_init(&b, 0);
@@ -1222,7 +1222,7 @@ static void bug_output_after_close(tenv_t *t, tenv_world_t *w) {
     size_t at_close = sisp_session_output(c.s)->len;
     tenv_drain(t);
     if (sisp_session_output(c.s)->len != at_close)
-        T_FAIL_AT("BUG: %zu bytes of output after the glue's BYE (download read in flight)",
+        T_FAIL_AT("regression: %zu bytes of output after the glue's BYE (download read in flight)",
                   sisp_session_output(c.s)->len - at_close);
     tenv_peer_take(&c.peer, t, c.s);
     const sisp_packet_t *p;
@@ -1249,8 +1249,9 @@ static void bug_output_after_close(tenv_t *t, tenv_world_t *w) {
     at_close = sisp_session_output(c.s)->len;
     tenv_drain(t);
     if (sisp_session_output(c.s)->len != at_close)
-        T_FAIL_AT("BUG: %zu bytes of output after the push cap's BYE (download read in flight)",
-                  sisp_session_output(c.s)->len - at_close);
+        T_FAIL_AT(
+            "regression: %zu bytes of output after the push cap's BYE (download read in flight)",
+            sisp_session_output(c.s)->len - at_close);
     t->env.cfg.push_queue_bytes = cap;
     conn_close(&c);
 
@@ -1272,17 +1273,17 @@ static void bug_output_after_close(tenv_t *t, tenv_world_t *w) {
     at_close = sisp_session_output(c.s)->len;
     tenv_drain(t);
     if (sisp_session_output(c.s)->len != at_close)
-        T_FAIL_AT("BUG: %zu bytes of output after the glue's BYE (upload commit in flight)",
+        T_FAIL_AT("regression: %zu bytes of output after the glue's BYE (upload commit in flight)",
                   sisp_session_output(c.s)->len - at_close);
     conn_close(&c);
     sisp_buf_free(&b);
 }
 
-/* A session freed (connection reset) while its POST_BEGIN job is in flight leaks the upload's
- * file descriptor and leaves its temp file: job_done() on a dead session releases it, but the
- * blob belongs to s->up, which is only marked active once the job is done. A commit failure of
- * the batch holding a POST_BEGIN or a DOWNLOAD open leaks the same way (the blob's or the
- * opened file's descriptor is never closed). */
+/* A session freed (connection reset) while its POST_BEGIN job was in flight leaked the
+ * upload's file descriptor and left its temp file: job_done() on a dead session released it,
+ * but the blob belonged to s->up, which was only marked active once the job was done. A commit
+ * failure of the batch holding a POST_BEGIN or a DOWNLOAD open leaked the same way (the blob's
+ * or the opened file's descriptor was never closed). */
 static void bug_fd_leaks(tenv_t *t, tenv_world_t *w) {
     int fd0 = open_fds();
     size_t tmp0 = count_files(t, "blobs/tmp");
@@ -1303,7 +1304,7 @@ static void bug_fd_leaks(tenv_t *t, tenv_world_t *w) {
     tenv_drain(t);
     tenv_peer_free(&c.peer);
     if (open_fds() != fd0 || count_files(t, "blobs/tmp") != tmp0)
-        T_FAIL_AT("BUG: connection reset during POST_BEGIN: %d descriptor(s) and %zu temp "
+        T_FAIL_AT("regression: connection reset during POST_BEGIN: %d descriptor(s) and %zu temp "
                   "file(s) leaked",
                   open_fds() - fd0, count_files(t, "blobs/tmp") - tmp0);
     fd0 = open_fds();
@@ -1318,7 +1319,7 @@ static void bug_fd_leaks(tenv_t *t, tenv_world_t *w) {
     EXPECT_ERROR(&c, SISP_ESTORE, 0);
     conn_close(&c);
     if (open_fds() != fd0 || count_files(t, "blobs/tmp") != tmp0)
-        T_FAIL_AT("BUG: failed commit of POST_BEGIN: %d descriptor(s) and %zu temp file(s) "
+        T_FAIL_AT("regression: failed commit of POST_BEGIN: %d descriptor(s) and %zu temp file(s) "
                   "leaked",
                   open_fds() - fd0, count_files(t, "blobs/tmp") - tmp0);
     fd0 = open_fds();
@@ -1332,15 +1333,16 @@ static void bug_fd_leaks(tenv_t *t, tenv_world_t *w) {
     EXPECT_ERROR(&c, SISP_ESTORE, 0);
     conn_close(&c);
     if (open_fds() != fd0)
-        T_FAIL_AT("BUG: failed commit of a DOWNLOAD's open: %d descriptor(s) leaked",
+        T_FAIL_AT("regression: failed commit of a DOWNLOAD's open: %d descriptor(s) leaked",
                   open_fds() - fd0);
     sisp_buf_free(&b);
 }
 
-/* A job that completes inside submit() (worker.c runs a FILE job at once when it cannot queue
- * it; conn.c runs jobs at once once the store thread is gone) re-enters pump() from job_done()
- * while the outer pump() has not yet consumed the frame it is dispatching: the frame is
- * dispatched again, and the outer pump then consumes bytes the inner one already consumed. */
+/* A job that completed inside submit() (worker.c runs a FILE job at once when it cannot queue
+ * it; conn.c runs jobs at once once the store thread is gone) re-entered pump() from
+ * job_done() while the outer pump() had not yet consumed the frame it was dispatching: the
+ * frame was dispatched again, and the outer pump then consumed bytes the inner one already had
+ * consumed. */
 static void bug_reentrant_done(tenv_t *t, tenv_world_t *w) {
     conn_t c;
     sisp_buf_t b;
@@ -1370,9 +1372,10 @@ static void bug_reentrant_done(tenv_t *t, tenv_world_t *w) {
             other++;
     }
     if (w1 != 1 || w3 != 1 || pongs != 1 || other != 0)
-        T_FAIL_AT("BUG: jobs completing inside submit: WHOAMI 1 answered %zu times, WHOAMI 3 "
-                  "%zu times, PING %zu times, %zu other frames",
-                  w1, w3, pongs, other);
+        T_FAIL_AT(
+            "regression: jobs completing inside submit: WHOAMI 1 answered %zu times, WHOAMI 3 "
+            "%zu times, PING %zu times, %zu other frames",
+            w1, w3, pongs, other);
     conn_close(&c);
     sisp_buf_free(&b);
 }
