@@ -16,120 +16,6 @@
 static const char *sispd;
 static tserver_t srv;
 
-typedef struct {
-    uint8_t wrapped[SISP_WRAPPED_EPOCH_SIZE];
-    uint8_t sig[SISP_SIG_SIZE];
-} grant_bytes_t;
-
-/* A grant of epoch_key for (group, epoch) from granter to recipient (name, X25519 key). */
-static void make_grant(const tc_user_t *granter, const char *recipient, const uint8_t *x_pub,
-                       const char *group, uint32_t epoch, const uint8_t *epoch_key,
-                       grant_bytes_t *gb, sisp_grant_t *g) {
-    sisp_rng_t rng;
-    CHECK_ERR(sisp_rng_init(&rng), SISP_OK);
-    CHECK_ERR(sisp_epoch_wrap(&rng, epoch_key, x_pub, sisp_slice_str(group), epoch,
-                              sisp_slice_str(recipient), gb->wrapped),
-              SISP_OK);
-    sisp_rng_free(&rng);
-    CHECK_ERR(sisp_grant_sign(&granter->id, sisp_slice_str(group), epoch, sisp_slice_str(recipient),
-                              sisp_slice(gb->wrapped, 80), gb->sig),
-              SISP_OK);
-    memset(g, 0, sizeof *g);
-    g->user = sisp_slice_str(recipient);
-    g->epoch = epoch;
-    g->wrapped = sisp_slice(gb->wrapped, sizeof gb->wrapped);
-    g->signature = sisp_slice(gb->sig, sizeof gb->sig);
-}
-
-static int reply_code(const sisp_packet_t *r) {
-    return r->type == SISP_T_ERROR ? -(int)r->u.error.code : 0;
-}
-
-/* Seals plain for (group, epoch) and uploads it; returns 0 and *seq, or the error. */
-static int post(tclient_t *c, const tc_user_t *owner, const char *group, uint32_t epoch,
-                const uint8_t *epoch_key, const char *name, const uint8_t *plain, size_t len,
-                uint64_t *seq) {
-    sisp_seal_params_t p = {sisp_slice_str(owner->name),
-                            sisp_slice_str(name),
-                            sisp_slice_str(group),
-                            epoch,
-                            1795000000,
-                            4096};
-    sisp_seal_t s;
-    sisp_rng_t rng;
-    sisp_buf_t cipher, manifest;
-    uint8_t sig[SISP_SIG_SIZE];
-    sisp_buf_init(&cipher, 0);
-    sisp_buf_init(&manifest, 0);
-    CHECK_ERR(sisp_rng_init(&rng), SISP_OK);
-    CHECK_ERR(sisp_seal_init(&s, &p, epoch_key, &rng), SISP_OK);
-    CHECK_ERR(sisp_seal_update(&s, plain, len, &cipher), SISP_OK);
-    CHECK_ERR(sisp_seal_final(&s, &cipher, &manifest), SISP_OK);
-    CHECK_ERR(sisp_manifest_sign(&owner->id, manifest.data, manifest.len, sig), SISP_OK);
-    sisp_seal_free(&s);
-    sisp_rng_free(&rng);
-
-    sisp_post_begin_t pb = {sisp_slice_str(name), sisp_slice_str(group), cipher.len,
-                            sisp_slice(manifest.data, manifest.len), sisp_slice(sig, sizeof sig)};
-    uint32_t stream = tc_send(c, SISP_T_POST_BEGIN, 0, &pb);
-    for (size_t off = 0; off < cipher.len; off += 65536) {
-        size_t n = cipher.len - off < 65536 ? cipher.len - off : 65536;
-        sisp_data_t d = {off, sisp_slice(cipher.data + off, n)};
-        tc_send(c, SISP_T_DATA, stream, &d);
-    }
-    sisp_post_end_t pe = {cipher.len};
-    tc_send(c, SISP_T_POST_END, stream, &pe);
-    const sisp_packet_t *r = NULL;
-    int rc = tc_read_stream(c, stream, &r);
-    if (rc == 0 && r->type == SISP_T_POSTED && seq)
-        *seq = r->u.posted.seq;
-    else if (rc == 0)
-        rc = reply_code(r);
-    sisp_buf_free(&cipher);
-    sisp_buf_free(&manifest);
-    return rc;
-}
-
-/* Downloads name (in group, "" = any of mine) and opens it with the owner's key: 0 and the
- * plaintext, or the error. */
-static int download(tclient_t *c, const char *name, const char *group, const uint8_t *owner_pub,
-                    const uint8_t *epoch_key, sisp_buf_t *plain) {
-    sisp_download_t d = {sisp_slice_str(name), 0, sisp_slice_str(group), 0};
-    const sisp_packet_t *r = NULL;
-    uint32_t stream = tc_send(c, SISP_T_DOWNLOAD, 0, &d);
-    if (tc_read_stream(c, stream, &r) != 0)
-        return SISP_EIO;
-    if (r->type != SISP_T_IMAGE_BEGIN)
-        return reply_code(r) ? reply_code(r) : SISP_EPROTO;
-    sisp_open_t o;
-    sisp_expect_t e = {r->u.image_begin.info.owner, sisp_slice_str(name), SISP_SLICE_NULL};
-    char owner[40];
-    snprintf(owner, sizeof owner, "%.*s", (int)e.owner.len, (const char *)e.owner.ptr);
-    e.owner = sisp_slice_str(owner);
-    int rc = sisp_open_init(&o, r->u.image_begin.manifest.ptr, r->u.image_begin.manifest.len,
-                            r->u.image_begin.signature.ptr, r->u.image_begin.signature.len,
-                            owner_pub, &e);
-    if (rc == 0)
-        rc = sisp_open_key(&o, epoch_key);
-    while (rc == 0) {
-        if (tc_read_stream(c, stream, &r) != 0) {
-            rc = SISP_EIO;
-            break;
-        }
-        if (r->type == SISP_T_IMAGE_END)
-            break;
-        if (r->type != SISP_T_DATA) {
-            rc = reply_code(r) ? reply_code(r) : SISP_EPROTO;
-            break;
-        }
-        rc = sisp_open_update(&o, r->u.data.data.ptr, r->u.data.data.len, plain);
-    }
-    if (rc == 0)
-        rc = sisp_open_final(&o);
-    sisp_open_free(&o);
-    return rc;
-}
-
 static tclient_t *login(const tc_user_t *u) {
     int err = 0;
     tclient_t *c = tc_connect(srv.port, srv.ca, srv.ca_len, u, &err);
@@ -186,11 +72,12 @@ int main(int argc, char **argv) {
     sisp_rng_free(&rng);
 
     static sisp_key_grant_t kg;
-    grant_bytes_t gb[4];
+    tc_grant_bytes_t gb[4];
     const sisp_packet_t *r = NULL;
     memset(&kg, 0, sizeof kg);
     kg.group = sisp_slice_str("all");
-    make_grant(&alice, "alice", alice.x.pub, "all", 1, all_key, &gb[0], &kg.grants[0]);
+    CHECK_ERR(tc_make_grant(&alice, "alice", alice.x.pub, "all", 1, all_key, &gb[0], &kg.grants[0]),
+              SISP_OK);
     kg.n_grants = 1;
     CHECK_INT(tc_request(a, SISP_T_KEY_GRANT, &kg, &r), 0);
     CHECK_INT(r->type, SISP_T_OK);
@@ -209,7 +96,8 @@ int main(int argc, char **argv) {
     CHECK(b != NULL);
     if (b == NULL)
         return t_done("test_server");
-    make_grant(&alice, "bob", bob_x, "all", 1, all_key, &gb[1], &kg.grants[0]);
+    CHECK_ERR(tc_make_grant(&alice, "bob", bob_x, "all", 1, all_key, &gb[1], &kg.grants[0]),
+              SISP_OK);
     CHECK_INT(tc_request(a, SISP_T_KEY_GRANT, &kg, &r), 0);
     CHECK_INT(r->type, SISP_T_OK);
     /* bob is told at once, and can fetch it again. */
@@ -232,20 +120,20 @@ int main(int argc, char **argv) {
 
     /* alice posts; bob is notified with the sequence number and downloads the same bytes. */
     uint64_t seq1 = 0;
-    CHECK_ERR(post(a, &alice, "all", 1, all_key, "beach.png", big, sizeof big, &seq1), SISP_OK);
+    CHECK_ERR(tc_post(a, &alice, "all", 1, all_key, "beach.png", big, sizeof big, &seq1), SISP_OK);
     CHECK_INT(tc_wait_push(b, SISP_T_NOTIFY, 5000, &r), 0);
     CHECK(sisp_slice_eq(r->u.notify.name, sisp_slice_str("beach.png")));
     CHECK(sisp_slice_eq(r->u.notify.owner, sisp_slice_str("alice")));
     CHECK_U64(r->u.notify.seq, seq1);
     sisp_buf_t plain;
     sisp_buf_init(&plain, 0);
-    CHECK_ERR(download(b, "beach.png", "", alice.id.pub, all_key, &plain), SISP_OK);
+    CHECK_ERR(tc_download(b, "beach.png", "", alice.id.pub, all_key, &plain), SISP_OK);
     CHECK_MEM(plain.data, plain.len, big, sizeof big);
 
     /* The same name twice in a group is refused; LIST catches up from a sequence number. */
-    CHECK_ERR(post(a, &alice, "all", 1, all_key, "beach.png", big, 100, NULL), SISP_EEXIST);
+    CHECK_ERR(tc_post(a, &alice, "all", 1, all_key, "beach.png", big, 100, NULL), SISP_EEXIST);
     uint64_t seq2 = 0;
-    CHECK_ERR(post(a, &alice, "all", 1, all_key, "dunes.png", big, 5000, &seq2), SISP_OK);
+    CHECK_ERR(tc_post(a, &alice, "all", 1, all_key, "dunes.png", big, 5000, &seq2), SISP_OK);
     CHECK(seq2 > seq1);
     sisp_list_t l = {0, SISP_SLICE_NULL, 0};
     CHECK_INT(tc_request(b, SISP_T_LIST, &l, &r), 0);
@@ -257,45 +145,50 @@ int main(int argc, char **argv) {
     CHECK(sisp_slice_eq(r->u.list_result.entries[0].name, sisp_slice_str("dunes.png")));
 
     /* Impersonation: bob cannot post a manifest that names alice as its owner. */
-    CHECK_ERR(post(b, &alice, "all", 1, all_key, "forged.png", big, 100, NULL), SISP_ESIG);
+    CHECK_ERR(tc_post(b, &alice, "all", 1, all_key, "forged.png", big, 100, NULL), SISP_ESIG);
 
     /* Groups: family is alice's; bob sees nothing of it until added, and nothing once removed. */
     static sisp_group_create_t gc;
     memset(&gc, 0, sizeof gc);
     gc.group = sisp_slice_str("family");
-    make_grant(&alice, "alice", alice.x.pub, "family", 1, family_key, &gb[2], &gc.grants[0]);
+    CHECK_ERR(
+        tc_make_grant(&alice, "alice", alice.x.pub, "family", 1, family_key, &gb[2], &gc.grants[0]),
+        SISP_OK);
     gc.n_grants = 1;
     CHECK_INT(tc_request(a, SISP_T_GROUP_CREATE, &gc, &r), 0);
     CHECK_INT(r->type, SISP_T_GROUP_RESULT);
-    CHECK_ERR(post(a, &alice, "family", 1, family_key, "secret.png", big, 7000, NULL), SISP_OK);
-    CHECK_ERR(download(b, "secret.png", "family", alice.id.pub, family_key, &plain),
+    CHECK_ERR(tc_post(a, &alice, "family", 1, family_key, "secret.png", big, 7000, NULL), SISP_OK);
+    CHECK_ERR(tc_download(b, "secret.png", "family", alice.id.pub, family_key, &plain),
               SISP_ENOTFOUND);
     static sisp_group_add_t ga;
     memset(&ga, 0, sizeof ga);
     ga.group = sisp_slice_str("family");
     ga.user = sisp_slice_str("bob");
-    make_grant(&alice, "bob", bob_x, "family", 1, family_key, &gb[3], &ga.grants[0]);
+    CHECK_ERR(tc_make_grant(&alice, "bob", bob_x, "family", 1, family_key, &gb[3], &ga.grants[0]),
+              SISP_OK);
     ga.n_grants = 1;
     CHECK_INT(tc_request(a, SISP_T_GROUP_ADD, &ga, &r), 0);
     CHECK_INT(r->type, SISP_T_GROUP_RESULT);
     sisp_buf_reset(&plain);
-    CHECK_ERR(download(b, "secret.png", "family", alice.id.pub, family_key, &plain), SISP_OK);
+    CHECK_ERR(tc_download(b, "secret.png", "family", alice.id.pub, family_key, &plain), SISP_OK);
     CHECK_MEM(plain.data, plain.len, big, 7000);
     static sisp_group_remove_t gr;
     memset(&gr, 0, sizeof gr);
     gr.group = sisp_slice_str("family");
     gr.user = sisp_slice_str("bob");
-    make_grant(&alice, "alice", alice.x.pub, "family", 2, family_key2, &gb[0], &gr.grants[0]);
+    CHECK_ERR(tc_make_grant(&alice, "alice", alice.x.pub, "family", 2, family_key2, &gb[0],
+                            &gr.grants[0]),
+              SISP_OK);
     gr.n_grants = 1;
     CHECK_INT(tc_request(a, SISP_T_GROUP_REMOVE, &gr, &r), 0);
     CHECK_INT(r->type, SISP_T_GROUP_RESULT);
     CHECK_U64(r->u.group_result.epoch, 2);
     sisp_buf_reset(&plain);
-    CHECK_ERR(download(b, "secret.png", "family", alice.id.pub, family_key, &plain),
+    CHECK_ERR(tc_download(b, "secret.png", "family", alice.id.pub, family_key, &plain),
               SISP_ENOTFOUND);
     sisp_list_t lf = {0, sisp_slice_str("family"), 0};
     CHECK_INT(tc_request(b, SISP_T_LIST, &lf, &r), 0);
-    CHECK_ERR(reply_code(r), SISP_EPERM);
+    CHECK_ERR(tc_reply_code(r), SISP_EPERM);
 
     /* A malformed frame: a specific ERROR, the connection closes, the next client is served. */
     tc_register(srv.port, srv.ca, srv.ca_len, "carol", NULL, &carol);
@@ -321,7 +214,7 @@ int main(int argc, char **argv) {
     b = login(&bob);
     if (b != NULL) {
         sisp_buf_reset(&plain);
-        CHECK_ERR(download(b, "beach.png", "all", alice.id.pub, all_key, &plain), SISP_OK);
+        CHECK_ERR(tc_download(b, "beach.png", "all", alice.id.pub, all_key, &plain), SISP_OK);
         CHECK_MEM(plain.data, plain.len, big, sizeof big);
         l.since = 0;
         CHECK_INT(tc_request(b, SISP_T_LIST, &l, &r), 0);
