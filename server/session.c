@@ -943,13 +943,17 @@ static void on_post_begin(sisp_session_t *s, const sisp_frame_t *f, const uint8_
     start_job(s, OP_POST_BEGIN, f->stream, run_post_begin, 0);
 }
 
+/* Off the loop: hash the chunk (the loop does not touch s->up while this job runs, and one
+ * write job at a time keeps the hash in stream order), then write it. */
 static void run_write(sisp_job_t *base, sisp_store_t *st) {
     sjob_t *j = (sjob_t *)base;
     const uint8_t *p = j->data.data;
     size_t n = j->data.len;
     off_t off = (off_t)j->offset;
     (void)st;
-    base->rc = 0;
+    base->rc = sisp_sha256_update(&j->s->up.hash, p, n);
+    if (base->rc != 0)
+        return;
     while (n > 0) {
         ssize_t w = pwrite(j->fd, p, n, off);
         if (w < 0 && errno == EINTR)
@@ -991,10 +995,6 @@ static void on_data(sisp_session_t *s, const sisp_frame_t *f, const sisp_data_t 
         send_error_to(&s->out, f->stream, rc, NULL, SISP_T_DATA);
         s->failed_stream = s->up.stream;
         abort_upload(s);
-        return;
-    }
-    if (sisp_sha256_update(&s->up.hash, d->data.ptr, d->data.len) != 0) {
-        fail(s, f->stream, SISP_ECRYPTO, SISP_T_DATA);
         return;
     }
     sjob_t *j = &s->job;
