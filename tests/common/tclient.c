@@ -123,6 +123,15 @@ static int is_push(const sisp_packet_t *p) {
            p->type != SISP_T_PONG;
 }
 
+/* Keeps the current frame for tc_wait_push if it is a push. */
+static void queue_if_push(tclient_t *c) {
+    if (!is_push(c->cur) || c->n_queued >= MAX_QUEUED)
+        return;
+    sisp_buf_init(&c->queued[c->n_queued], 0);
+    if (sisp_buf_append(&c->queued[c->n_queued], c->cur_frame.data, c->cur_frame.len) == 0)
+        c->n_queued++;
+}
+
 int tc_read_stream(tclient_t *c, uint32_t stream, const sisp_packet_t **reply) {
     for (;;) {
         if (read_frame(c, &c->cur_frame, 10000) != 0)
@@ -136,11 +145,7 @@ int tc_read_stream(tclient_t *c, uint32_t stream, const sisp_packet_t **reply) {
             *reply = c->cur;
             return 0;
         }
-        if (is_push(c->cur) && c->n_queued < MAX_QUEUED) {
-            sisp_buf_init(&c->queued[c->n_queued], 0);
-            if (sisp_buf_append(&c->queued[c->n_queued], c->cur_frame.data, c->cur_frame.len) == 0)
-                c->n_queued++;
-        }
+        queue_if_push(c);
     }
 }
 
@@ -174,11 +179,7 @@ int tc_wait_push(tclient_t *c, uint8_t type, int timeout_ms, const sisp_packet_t
             *push = c->cur;
             return 0;
         }
-        if (is_push(c->cur) && c->n_queued < MAX_QUEUED) {
-            sisp_buf_init(&c->queued[c->n_queued], 0);
-            if (sisp_buf_append(&c->queued[c->n_queued], c->cur_frame.data, c->cur_frame.len) == 0)
-                c->n_queued++;
-        }
+        queue_if_push(c);
     }
 }
 
@@ -219,72 +220,10 @@ static int key_der(const sisp_ident_key_t *id, uint8_t *der, word32 *len) {
 
 tclient_t *tc_connect(int port, const uint8_t *ca_der, size_t ca_len, const tc_user_t *user,
                       int *err) {
-    *err = 0;
-    if (!ssl_once) {
-        wolfSSL_Init();
-        ssl_once = 1;
-    }
-    tclient_t *c = calloc(1, sizeof *c);
+    tclient_t *c = tc_connect_tls(port, ca_der, ca_len, user, 0, err);
     if (c == NULL)
         return NULL;
-    c->fd = -1;
-    c->next_stream = 1;
-    c->cur = malloc(sizeof *c->cur);
-    c->tmp = malloc(sizeof *c->tmp);
-    sisp_buf_init(&c->in, 0);
-    sisp_buf_init(&c->cur_frame, 0);
-    sisp_buf_init(&c->hello_frame, 0);
-    sisp_decoder_init(&c->dec, SISP_ROLE_CLIENT);
-
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        perror("tclient: connect");
-        tc_close(c);
-        return NULL;
-    }
-    c->ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
-    if (c->ctx == NULL ||
-        wolfSSL_CTX_load_verify_buffer(c->ctx, ca_der, (long)ca_len, WOLFSSL_FILETYPE_ASN1) !=
-            WOLFSSL_SUCCESS) {
-        fprintf(stderr, "tclient: cannot load the CA\n");
-        tc_close(c);
-        return NULL;
-    }
-    wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, NULL);
-    if (user != NULL) {
-        uint8_t der[256];
-        word32 dlen = sizeof der;
-        if (key_der(&user->id, der, &dlen) != 0 ||
-            wolfSSL_CTX_use_certificate_buffer(c->ctx, user->cert, (long)user->cert_len,
-                                               WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
-            wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, (long)dlen, WOLFSSL_FILETYPE_ASN1) !=
-                WOLFSSL_SUCCESS) {
-            fprintf(stderr, "tclient: cannot load the user's certificate and key\n");
-            tc_close(c);
-            return NULL;
-        }
-    }
-    c->ssl = wolfSSL_new(c->ctx);
-    wolfSSL_set_fd(c->ssl, c->fd);
-    if (wolfSSL_connect(c->ssl) != WOLFSSL_SUCCESS) {
-        *err = SISP_EAUTH;
-        tc_close(c);
-        return NULL;
-    }
-    sisp_hello_t h = {0};
-    h.magic = sisp_slice(SISP_MAGIC, SISP_MAGIC_LEN);
-    h.version = SISP_VERSION;
-    h.max_control = SISP_LIMIT_CONTROL;
-    h.max_data = SISP_LIMIT_DATA;
-    h.software = sisp_slice_str("sisp-tclient");
-    if (tc_send(c, SISP_T_HELLO, 0, &h) != 0 || read_frame(c, &c->hello_frame, 10000) != 0 ||
+    if (tc_send_hello(c) != 0 || read_frame(c, &c->hello_frame, 10000) != 0 ||
         decode_bytes(c, &c->hello_frame, &c->hello) != 0) {
         *err = SISP_EPROTO;
         tc_close(c);
