@@ -15,6 +15,7 @@
 #define SISP_CA_H
 
 #include <sisp/buf.h>
+#include <sisp/cert.h> /* sisp_cert_info_t, sisp_cert_parse, sisp_csr_make */
 #include <sisp/crypto.h>
 #include <sisp/names.h>
 
@@ -50,22 +51,5 @@ int sisp_ca_issue(sisp_ca_t *ca, const uint8_t *csr, size_t csr_len, const char 
 int sisp__ca_issue_at(sisp_ca_t *ca, const uint8_t *csr, size_t csr_len, const char *user,
                       uint64_t serial, int64_t not_before, int64_t not_after, sisp_buf_t *cert,
                       uint8_t pub[SISP_KEY_SIZE]);
-
-/* What the server needs from a (verified) user certificate. */
-typedef struct {
-    char user[SISP_USERNAME_MAX + 1]; /* the subject CN, a valid user name */
-    uint64_t serial;
-    uint8_t pub[SISP_KEY_SIZE]; /* Ed25519 */
-    int64_t not_after;
-} sisp_cert_info_t;
-
-/* Parses a DER certificate. SISP_ECSR if it is not one of ours in shape (not Ed25519, CN not a
- * user name, serial longer than 8 bytes, a CA, or not for clientAuth). Does not verify the
- * signature or the dates. */
-int sisp_cert_parse(const uint8_t *der, size_t len, sisp_cert_info_t *out);
-
-/* Client side, for tests and the client: makes a DER PKCS#10 request for an identity key,
- * subject CN=user. */
-int sisp_csr_make(const sisp_ident_key_t *id, const char *user, sisp_buf_t *out);
 
 #endif

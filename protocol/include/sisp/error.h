@@ -68,7 +68,17 @@
     XX(EPASSPHRASE, 79, "wrong passphrase, or the key file was altered")                           \
     XX(EKEYFILE, 80, "not a sisp key file, or a malformed one")                                    \
     XX(EKEY, 81, "invalid key")                                                                    \
-    XX(EKEYPERM, 82, "key file is readable or writable by others (chmod 600 it)")
+    XX(EKEYPERM, 82, "key file is readable or writable by others (chmod 600 it)")                  \
+    /* client trust (8x, continued) */                                                             \
+    XX(EPIN, 83, "server's CA does not match the pinned fingerprint")                              \
+    XX(EKEYCHANGED, 84, "a user's key changed since it was first seen")                            \
+    XX(ENOIDENTITY, 85, "no identity in this home; REGISTER first")                                \
+    XX(ECERT, 86, "certificate expired, not yet valid, or not from the pinned CA")                 \
+    /* image decoding (9x) */                                                                      \
+    XX(EIMGTRUNC, 90, "image data ends early")                                                     \
+    XX(EIMGCORRUPT, 91, "image data is corrupt")                                                   \
+    XX(EIMGTOOBIG, 92, "image exceeds the decoder's size limits")                                  \
+    XX(EIMGUNSUPP, 93, "unsupported image format or feature")
 
 typedef enum {
     SISP_OK = 0,
