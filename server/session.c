@@ -564,12 +564,13 @@ static void groups_cb(void *arg, const sisp_group_rec_t *g) {
 
 static void members_cb(void *arg, const char *user, int pending) {
     glist_ctx_t *c = arg;
-    (void)pending;
     if (c->res->n_members >= SISP_MEMBERS_MAX)
         return;
     snprintf(c->members[c->res->n_members], SISP_USERNAME_MAX + 1, "%s", user);
-    c->res->members[c->res->n_members] = sisp_slice_str(c->members[c->res->n_members]);
-    c->res->n_members++;
+    sisp_slice_t name = sisp_slice_str(c->members[c->res->n_members]);
+    c->res->members[c->res->n_members++] = name;
+    if (pending) /* listed twice: members are everyone, pending those still awaiting keys */
+        c->res->pending[c->res->n_pending++] = name;
 }
 
 typedef struct {

@@ -234,6 +234,7 @@ static const sisp_field_desc_t fields_group_list_result[] = {
     REP(sisp_group_list_result_t, 1, SISP_W_STRUCT, OPT, SISP_C_NONE, groups, n_groups, 0, 0,
         &schema_group_info),
     REP(sisp_group_list_result_t, 2, SISP_W_TEXT, OPT, NAME_USER, members, n_members, 0, 0, NULL),
+    REP(sisp_group_list_result_t, 3, SISP_W_TEXT, OPT, NAME_USER, pending, n_pending, 0, 0, NULL),
 };
 SCHEMA(group_list_result, sisp_group_list_result_t, NULL);
 

@@ -220,6 +220,8 @@ static void build(void) {
     p->u.group_list_result.members[0] = S("alice");
     p->u.group_list_result.members[1] = S("carol");
     p->u.group_list_result.n_members = 2;
+    p->u.group_list_result.pending[0] = S("carol");
+    p->u.group_list_result.n_pending = 1;
 
     p = add("key-grant", "KEY_GRANT", SRV, A, SISP_T_KEY_GRANT, 14);
     p->u.key_grant.group = S("all");

@@ -297,6 +297,9 @@ typedef struct {
     uint32_t n_groups;
     sisp_slice_t members[SISP_MEMBERS_MAX]; /* 2    repeated user names */
     uint32_t n_members;
+    sisp_slice_t
+        pending[SISP_MEMBERS_MAX]; /* 3    repeated: the members among them awaiting keys */
+    uint32_t n_pending;
 } sisp_group_list_result_t;
 
 typedef struct {
