@@ -156,6 +156,20 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
 
 /* ---- context ---- */
 
+/* The server sends its certificate and the CA's, so that a client meeting the server for the
+ * first time can pin the CA (trust on first use) from the handshake itself. */
+static int use_chain(WOLFSSL_CTX *ctx, sisp_slice_t cert, sisp_slice_t root) {
+    uint8_t *der = malloc(cert.len + root.len);
+    if (der == NULL)
+        return -1;
+    memcpy(der, cert.ptr, cert.len);
+    memcpy(der + cert.len, root.ptr, root.len);
+    int ok = wolfSSL_CTX_use_certificate_chain_buffer_format(
+                 ctx, der, (long)(cert.len + root.len), WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS;
+    free(der);
+    return ok ? 0 : -1;
+}
+
 int sisp_tls_ctx_new(const sisp_ca_t *ca, sisp_tls_revoked_cb revoked, void *arg,
                      sisp_tls_ctx_t **out) {
     *out = NULL;
@@ -174,9 +188,7 @@ int sisp_tls_ctx_new(const sisp_ca_t *ca, sisp_tls_revoked_cb revoked, void *arg
     c->arg = arg;
     c->ctx = wolfSSL_CTX_new(wolfTLSv1_3_server_method());
     int groups[] = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1}; /* X25519 preferred */
-    int ok = c->ctx != NULL &&
-             wolfSSL_CTX_use_certificate_buffer(c->ctx, cert.ptr, (long)cert.len,
-                                                WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
+    int ok = c->ctx != NULL && use_chain(c->ctx, cert, root) == 0 &&
              wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, key.ptr, (long)key.len,
                                                WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
              wolfSSL_CTX_check_private_key(c->ctx) == WOLFSSL_SUCCESS &&

@@ -42,38 +42,38 @@ static int sync_dir(const char *path) {
     return rc;
 }
 
-int sisp_keystore_save(const char *path, int kind, const sisp_key_pair_t *key,
-                       const char *passphrase, unsigned log2n) {
-    uint8_t bytes[SISP_KEYFILE_SIZE];
+int sisp_file_write_atomic(const char *path, const void *p, size_t n, unsigned mode) {
     char tmp[PATH_MAX];
-    sisp_rng_t rng;
-    int rc = sisp_rng_init(&rng);
-    if (rc != 0)
-        return rc;
-    rc = sisp_keyfile_encode(&rng, kind, key, passphrase, log2n, bytes);
-    sisp_rng_free(&rng);
-    if (rc != 0)
-        return rc;
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        sisp_wipe(bytes, sizeof bytes);
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return SISP_EINVAL;
-    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        sisp_wipe(bytes, sizeof bytes);
+    if (fd < 0)
         return SISP_EIO;
-    }
-    /* The mode given to open is masked by the umask; make sure it is exactly 0600. */
-    int ok = fchmod(fd, 0600) == 0 && write_all(fd, bytes, sizeof bytes) == 0 && fsync(fd) == 0;
+    /* The mode given to open is masked by the umask; set it exactly. */
+    int ok = fchmod(fd, (mode_t)mode) == 0 && write_all(fd, p, n) == 0 && fsync(fd) == 0;
     int saved = errno;
     ok &= close(fd) == 0;
-    sisp_wipe(bytes, sizeof bytes);
     if (ok && rename(tmp, path) == 0 && sync_dir(path) == 0)
         return 0;
     saved = errno ? errno : saved;
     unlink(tmp);
     errno = saved;
     return SISP_EIO;
+}
+
+int sisp_keystore_save(const char *path, int kind, const sisp_key_pair_t *key,
+                       const char *passphrase, unsigned log2n) {
+    uint8_t bytes[SISP_KEYFILE_SIZE];
+    sisp_rng_t rng;
+    int rc = sisp_rng_init(&rng);
+    if (rc != 0)
+        return rc;
+    rc = sisp_keyfile_encode(&rng, kind, key, passphrase, log2n, bytes);
+    sisp_rng_free(&rng);
+    if (rc == 0)
+        rc = sisp_file_write_atomic(path, bytes, sizeof bytes, 0600);
+    sisp_wipe(bytes, sizeof bytes);
+    return rc;
 }
 
 int sisp_keystore_load(const char *path, int kind, const char *passphrase, sisp_key_pair_t *key,

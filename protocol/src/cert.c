@@ -209,6 +209,11 @@ static int ca_pub(const uint8_t *der, size_t len, uint8_t pub[SISP_KEY_SIZE]) {
     return rc;
 }
 
+int sisp_cert_ca_check(const uint8_t *der, size_t len) {
+    uint8_t pub[SISP_KEY_SIZE];
+    return ca_pub(der, len, pub);
+}
+
 int sisp_cert_verify(const uint8_t *der, size_t len, const uint8_t *ca_der, size_t ca_len,
                      int64_t now, sisp_cert_info_t *out) {
     DecodedCert dc;

@@ -17,4 +17,9 @@ int sisp_keystore_save(const char *path, int kind, const sisp_key_pair_t *key,
 int sisp_keystore_load(const char *path, int kind, const char *passphrase, sisp_key_pair_t *key,
                        int *is_protected);
 
+/* Writes p[0..n) to path atomically: a temporary file in the same directory, mode set exactly
+ * (e.g. 0600), fsync, rename over path, fsync of the directory. 0, SISP_EINVAL (path too
+ * long) or SISP_EIO (errno kept). */
+int sisp_file_write_atomic(const char *path, const void *p, size_t n, unsigned mode);
+
 #endif

@@ -32,6 +32,10 @@ int sisp_cert_parse(const uint8_t *der, size_t len, sisp_cert_info_t *out);
 int sisp_cert_verify(const uint8_t *der, size_t len, const uint8_t *ca_der, size_t ca_len,
                      int64_t now, sisp_cert_info_t *out);
 
+/* 0 if der is a CA certificate as sispd makes them (Ed25519, self-signed, basicConstraints CA),
+ * else SISP_ECERT. */
+int sisp_cert_ca_check(const uint8_t *der, size_t len);
+
 /* Makes a DER PKCS#10 request for an identity key, subject CN=user; appends it to out. */
 int sisp_csr_make(const sisp_ident_key_t *id, const char *user, sisp_buf_t *out);
 
