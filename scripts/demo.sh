@@ -1,16 +1,15 @@
 #!/bin/sh
-# The demo command: installs what it needs, builds, and shows sisp working.
-# 1. The SISP/1 protocol self-check: every frame type encoded, delivered in pieces, decoded;
-#    hostile frames refused with their specific errors.
-# 2. The server end to end: the real sispd on 127.0.0.1; alice and bob register, alice posts
-#    a sealed image, bob is notified live, downloads it and verifies who signed it.
-#    (Until the sisp command-line client exists, a small driver plays the two users.)
+# The demo command: installs what it needs, builds, then runs scripts/demo-run.sh: a real sispd
+# on 127.0.0.1, two users with the real sisp client, a live notification, a verified download,
+# and DISPLAY in sisp-view when there is a display.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cmake -S . -B build -DSISP_WERROR=ON >/dev/null
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target sisp-selfcheck sispd sisp-demo \
-    >/dev/null
-./build/tests/sisp-selfcheck
-echo
-./build/tests/sisp-demo ./build/server/sispd 2>/dev/null
+targets="sispd sisp_cli sisp-sample-image"
+if [ -f viewer/CMakeLists.txt ]; then
+    targets="$targets sisp-view"
+fi
+# shellcheck disable=SC2086
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" --target $targets >/dev/null
+exec ./scripts/demo-run.sh ./build/server/sispd ./build/client/sisp ./build/tests/sisp-sample-image

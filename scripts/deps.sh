@@ -3,12 +3,14 @@
 # every package is already installed it changes nothing and does not touch the network.
 set -eu
 
+# libreadline-dev: the sisp shell's line editing (readline's callback interface).
 # openssl: its s_client is the second, independent client of tests/test_tls_matrix.
 PACKAGES="
   cmake make gcc libc6-dev pkg-config
   clang libclang-rt-14-dev clang-format
   libuv1-dev libwolfssl-dev libsqlite3-dev
   libpng-dev libjpeg62-turbo-dev libsdl2-dev
+  libreadline-dev
   openssl
 "
 
