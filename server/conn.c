@@ -30,6 +30,8 @@ struct conn {
     int pinged;
     char addr[64];
     int64_t created, last_rx;
+    int64_t rate_since;    /* start of the current minimum-rate window (0: not measuring) */
+    uint64_t rate_bytes;   /* bytes received in it */
     int64_t closing_since; /* when the session asked to close; the peer gets 2 s to take it */
 };
 
@@ -79,6 +81,8 @@ void sisp_net_cfg_default(sisp_net_cfg_t *cfg) {
     cfg->max_per_addr = 20000;
     cfg->handshake_timeout = 10;
     cfg->idle_timeout = 300;
+    cfg->min_rate = 1024;
+    cfg->rate_window = 20;
     cfg->write_high = 4u * 1024u * 1024u;
     cfg->write_low = 1024u * 1024u;
 }
@@ -253,6 +257,7 @@ static void process(conn_t *c) {
         }
         c->last_rx = now_s();
         c->pinged = 0;
+        c->rate_bytes += n;
         sisp_session_input(c->sess, plain, n);
         if (sisp_session_closing(c->sess))
             break;
@@ -357,6 +362,26 @@ static void on_connection(uv_stream_t *server, int status) {
 
 /* ---- timeouts ---- */
 
+/* The minimum data rate (slow-body defence): while the peer owes us the rest of a frame or an
+ * upload, and we are reading, it must average min_rate bytes/s over each rate_window. */
+static int too_slow(sisp_server_t *srv, conn_t *c, int64_t now) {
+    if (srv->net.rate_window == 0 || c->read_stopped || !sisp_session_receiving(c->sess)) {
+        c->rate_since = 0;
+        return 0;
+    }
+    if (c->rate_since == 0) {
+        c->rate_since = now;
+        c->rate_bytes = 0;
+        return 0;
+    }
+    if (now - c->rate_since < (int64_t)srv->net.rate_window)
+        return 0;
+    int slow = c->rate_bytes < (uint64_t)srv->net.min_rate * srv->net.rate_window;
+    c->rate_since = now;
+    c->rate_bytes = 0;
+    return slow;
+}
+
 static void on_sweep(uv_timer_t *t) {
     sisp_server_t *srv = t->data;
     int64_t now = now_s();
@@ -388,6 +413,13 @@ static void on_sweep(uv_timer_t *t) {
                     conn_close(c);
                 }
             }
+            continue;
+        }
+        if (too_slow(srv, c, now)) {
+            sisp_log(SISP_LOG_INFO, "%s: under %u bytes/s for %u s", c->addr, srv->net.min_rate,
+                     srv->net.rate_window);
+            sisp_session_bye(c->sess, SISP_ETIMEDOUT, "sending too slowly");
+            flush(c);
             continue;
         }
         int64_t idle = now - c->last_rx;

@@ -44,6 +44,9 @@ static void usage(FILE *f) {
            "  --max-per-addr N        connections from one address (default 20000)\n"
            "  --handshake-timeout S   seconds for TLS and HELLO (default 10)\n"
            "  --idle-timeout S        seconds without a frame before closing (default 300)\n"
+           "  --min-rate BYTES        bytes/s a client must keep sending while a frame or\n"
+           "                          an upload is under way (default 1024; 0 = none)\n"
+           "  --rate-window S         seconds the minimum rate is averaged over (default 20)\n"
            "  --push-queue BYTES      output a slow client may queue before it is dropped\n"
            "                          (default 4 MiB)\n"
            "  --verbose               debug logging\n");
@@ -293,6 +296,10 @@ int main(int argc, char **argv) {
             bad = parse_uint(v, &o.net.max_per_addr);
         else if (strcmp(a, "--handshake-timeout") == 0)
             bad = parse_uint(v, &o.net.handshake_timeout) || o.net.handshake_timeout == 0;
+        else if (strcmp(a, "--min-rate") == 0)
+            bad = parse_uint(v, &o.net.min_rate);
+        else if (strcmp(a, "--rate-window") == 0)
+            bad = parse_uint(v, &o.net.rate_window) || o.net.rate_window == 0;
         else if (strcmp(a, "--idle-timeout") == 0)
             bad = parse_uint(v, &o.net.idle_timeout) || o.net.idle_timeout < 2;
         else if (strcmp(a, "--push-queue") == 0) {

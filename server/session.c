@@ -206,6 +206,10 @@ const char *sisp_session_user(const sisp_session_t *s) {
     return s->user[0] ? s->user : NULL;
 }
 
+int sisp_session_receiving(const sisp_session_t *s) {
+    return (s->in.len > 0 || s->up.active) && !s->busy && !s->closing;
+}
+
 sisp_state_t sisp_session_state(const sisp_session_t *s) {
     return s->dec.state;
 }

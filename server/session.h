@@ -45,5 +45,8 @@ void sisp_session_bye(sisp_session_t *s, int code, const char *message);
 
 /* Stats for logs and tests. */
 sisp_state_t sisp_session_state(const sisp_session_t *s);
+/* 1 while the peer owes bytes and nothing on our side holds them up: a frame begun but not
+ * complete, or an upload under way, and no job running. What a minimum data rate applies to. */
+int sisp_session_receiving(const sisp_session_t *s);
 
 #endif

@@ -435,6 +435,78 @@ static void test_handshake_timeout(void) {
     stop(&s);
 }
 
+/* ---- minimum data rate ---- */
+
+/* Sends the header of a POST_BEGIN declaring `len` payload bytes, then `len` bytes in pieces
+ * of `piece` every `every_ms`. Returns the first frame the server sends back, or -1 if the
+ * connection ended without one; *sent_all says whether every byte went out first. */
+static int trickle(tclient_t *c, uint32_t len, uint32_t piece, int every_ms, int *sent_all,
+                   const sisp_packet_t **f) {
+    sisp_buf_t b;
+    uint8_t junk[4096];
+    memset(junk, 0x41, sizeof junk);
+    sisp_buf_init(&b, 0);
+    int rc = sisp_frame_put_header(&b, SISP_T_POST_BEGIN, 0, 1, len);
+    if (rc == 0)
+        rc = tc_send_raw(c, b.data, b.len);
+    sisp_buf_free(&b);
+    *sent_all = 0;
+    for (uint32_t done = 0; rc == 0 && done < len; done += piece) {
+        if (tc_read_raw(c, every_ms, f) == 0)
+            return 0; /* the server spoke first */
+        uint32_t k = len - done < piece ? len - done : piece;
+        if (tc_send_raw(c, junk, k) != 0)
+            return -1;
+    }
+    *sent_all = rc == 0;
+    return rc == 0 ? tc_read_raw(c, 3000, f) : -1;
+}
+
+static void test_min_rate(void) {
+    printf("minimum data rate (--min-rate 2000 --rate-window 2):\n");
+    tserver_t s;
+    const char *const extra[] = {"--min-rate", "2000", "--rate-window", "2", NULL};
+    if (start(&s, extra) != 0)
+        return;
+    tc_user_t alice;
+    CHECK_ERR(tc_register(s.port, s.ca, s.ca_len, "alice", NULL, &alice), 0);
+    tclient_t *slow = login(&s, &alice), *fast = login(&s, &alice), *idle = login(&s, &alice);
+    if (slow != NULL && fast != NULL && idle != NULL) {
+        /* 100 bytes every 500 ms (200 B/s) through a 20,000-byte frame: cut off. */
+        const sisp_packet_t *f = NULL;
+        int sent_all = 0;
+        int64_t t0 = now_ms();
+        int rc = trickle(slow, 20000, 100, 500, &sent_all, &f);
+        CHECK_INT(rc, 0);
+        CHECK_INT(sent_all, 0);
+        if (rc == 0) {
+            CHECK_INT(f->type, SISP_T_BYE);
+            if (f->type == SISP_T_BYE)
+                CHECK_ERR(-(int)f->u.bye.code, SISP_ETIMEDOUT);
+        }
+        printf("  200 B/s inside a frame: BYE ETIMEDOUT after %lld ms\n",
+               (long long)(now_ms() - t0));
+        /* 2,000 bytes every 250 ms (8 KB/s) through the same frame: served to the end (the
+         * junk payload then gets its own error, not a timeout). */
+        t0 = now_ms();
+        rc = trickle(fast, 20000, 2000, 250, &sent_all, &f);
+        CHECK_INT(rc, 0);
+        CHECK_INT(sent_all, 1);
+        if (rc == 0 && f->type == SISP_T_BYE)
+            CHECK(-(int)f->u.bye.code != SISP_ETIMEDOUT);
+        if (rc == 0 && f->type == SISP_T_ERROR)
+            CHECK(-(int)f->u.error.code != SISP_ETIMEDOUT);
+        printf("  8 KB/s: the whole frame accepted (%lld ms), answered with %s\n",
+               (long long)(now_ms() - t0), rc == 0 ? sisp_type_name(f->type) : "nothing");
+        /* A connection with nothing under way owes nothing: still served. */
+        CHECK_INT(ping(idle), 0);
+    }
+    tc_close(slow);
+    tc_close(fast);
+    tc_close(idle);
+    stop(&s);
+}
+
 /* ---- (c) connection caps ---- */
 
 /* Connects, retrying for up to 3 s while the server has yet to notice earlier closes. */
@@ -768,6 +840,7 @@ int main(int argc, char **argv) {
     test_register_rate();
     test_push_queue();
     test_reply_backpressure();
+    test_min_rate();
     printf("(%lld ms)\n", (long long)(now_ms() - t0));
     return t_done("test_limits");
 }
