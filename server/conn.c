@@ -26,7 +26,8 @@ struct conn {
     int closing;       /* close requested: handle closing or closed */
     int close_pending; /* close once output is flushed */
     int read_stopped;
-    int preauth; /* counted in n_preauth */
+    int preauth;      /* counted in n_preauth */
+    int addr_counted; /* counted in the server's per-address table */
     int pinged;
     char addr[64];
     int64_t created, last_rx;
@@ -34,6 +35,15 @@ struct conn {
     uint64_t rate_bytes;   /* bytes received in it */
     int64_t closing_since; /* when the session asked to close; the peer gets 2 s to take it */
 };
+
+/* Connections per peer address, for --max-per-addr: a chained hash table, so an accept costs
+ * O(1) whatever the number of connections. */
+#define ADDR_BUCKETS 4096
+typedef struct addr_count {
+    struct addr_count *next;
+    unsigned n;
+    char addr[64];
+} addr_count_t;
 
 #define RATE_SLOTS 256
 typedef struct {
@@ -54,6 +64,7 @@ struct sisp_server {
     sisp_store_t *st;
     conn_t *conns;
     unsigned n_conns, n_preauth;
+    addr_count_t *addrs[ADDR_BUCKETS];
     int shutting_down;
     uint64_t *revoked; /* sorted serials, refreshed from the store every few seconds */
     size_t n_revoked;
@@ -100,6 +111,8 @@ static void on_closed(uv_handle_t *h) {
     free(c);
 }
 
+static void addr_dec(sisp_server_t *srv, const char *addr);
+
 static void conn_close(conn_t *c) {
     if (c->closing)
         return;
@@ -114,6 +127,8 @@ static void conn_close(conn_t *c) {
     srv->n_conns--;
     if (c->preauth)
         srv->n_preauth--;
+    if (c->addr_counted)
+        addr_dec(srv, c->addr);
     sisp_session_free(c->sess); /* deferred by the session while a job of it runs */
     c->sess = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -289,11 +304,39 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 /* ---- accepting ---- */
 
-static unsigned count_addr(const sisp_server_t *srv, const char *addr) {
-    unsigned n = 0;
-    for (const conn_t *c = srv->conns; c; c = c->next)
-        n += strcmp(c->addr, addr) == 0;
-    return n;
+static addr_count_t **addr_slot(sisp_server_t *srv, const char *addr) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = addr; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    addr_count_t **slot = &srv->addrs[h % ADDR_BUCKETS];
+    while (*slot != NULL && strcmp((*slot)->addr, addr) != 0)
+        slot = &(*slot)->next;
+    return slot;
+}
+
+static unsigned count_addr(sisp_server_t *srv, const char *addr) {
+    addr_count_t *a = *addr_slot(srv, addr);
+    return a ? a->n : 0;
+}
+
+static int addr_inc(sisp_server_t *srv, const char *addr) {
+    addr_count_t **slot = addr_slot(srv, addr);
+    if (*slot == NULL) {
+        *slot = calloc(1, sizeof **slot);
+        if (*slot == NULL)
+            return -1;
+        snprintf((*slot)->addr, sizeof(*slot)->addr, "%s", addr);
+    }
+    (*slot)->n++;
+    return 0;
+}
+
+static void addr_dec(sisp_server_t *srv, const char *addr) {
+    addr_count_t **slot = addr_slot(srv, addr), *a = *slot;
+    if (a != NULL && --a->n == 0) {
+        *slot = a->next;
+        free(a);
+    }
 }
 
 static void peer_name(uv_tcp_t *tcp, char *out, size_t size) {
@@ -343,10 +386,12 @@ static void on_connection(uv_stream_t *server, int status) {
     c->srv = srv;
     c->tls = sisp_tls_new(srv->tls);
     sisp_buf_init(&c->inflight, 0);
-    if (c->tls == NULL) {
+    if (c->tls == NULL || addr_inc(srv, c->addr) != 0) {
+        sisp_tls_free(c->tls);
         uv_close((uv_handle_t *)&c->tcp, on_reject_closed);
         return;
     }
+    c->addr_counted = 1;
     c->created = c->last_rx = now_s();
     c->preauth = 1;
     srv->n_preauth++;
@@ -753,5 +798,11 @@ void sisp_server_free(sisp_server_t *srv) {
         return;
     free(srv->revoked);
     sisp_tls_ctx_free(srv->tls);
+    for (size_t i = 0; i < ADDR_BUCKETS; i++) {
+        for (addr_count_t *a = srv->addrs[i], *next; a != NULL; a = next) {
+            next = a->next;
+            free(a);
+        }
+    }
     free(srv);
 }
