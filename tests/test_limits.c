@@ -522,7 +522,7 @@ static tclient_t *connect_retry(const tserver_t *s, const tc_user_t *u) {
 }
 
 static void test_max_conns(void) {
-    printf("connection caps (--max-conns 5; --max-preauth 2):\n");
+    printf("connection caps (--max-conns 5; --max-preauth 2; --max-per-addr 3):\n");
     tserver_t s;
     const char *const extra[] = {"--max-conns", "5", NULL};
     if (start(&s, extra) != 0)
@@ -585,6 +585,28 @@ static void test_max_conns(void) {
     x = connect_retry(&s, &alice);
     CHECK(x != NULL && ping(x) == 0);
     tc_close(x);
+    stop(&s);
+
+    /* Per address: every connection here comes from 127.0.0.1. */
+    const char *const extra3[] = {"--max-per-addr", "3", NULL};
+    if (start(&s, extra3) != 0)
+        return;
+    CHECK_ERR(tc_register(s.port, s.ca, s.ca_len, "alice", NULL, &alice), 0);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 3; i++) {
+            c[i] = connect_retry(&s, &alice);
+            CHECK(c[i] != NULL);
+        }
+        fd = tcp_connect(s.port);
+        t = closed_within(fd, 3000, now_ms());
+        printf("  round %d: 4th connection from 127.0.0.1 closed after %d ms\n", round + 1, t);
+        CHECK(t >= 0 && t < 2000);
+        close(fd);
+        for (int i = 0; i < 3; i++) {
+            CHECK(c[i] != NULL && ping(c[i]) == 0);
+            tc_close(c[i]); /* each close gives its slot back: the next round fits again */
+        }
+    }
     stop(&s);
 }
 
