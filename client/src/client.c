@@ -299,6 +299,7 @@ int sisp_client_connect(sisp_client_t *c) {
         return sisp_client_fail(c, SISP_ENOMEM, "out of memory");
     }
     sisp_conn_on_push(c->conn, on_push, c);
+    c->caught_up = 0;
     rc = sisp_conn_hello(c->conn, SISP_CLIENT_SOFTWARE, c->timeout_ms);
     if (rc != 0) {
         const char *m = sisp_conn_server_message(c->conn);
@@ -328,6 +329,8 @@ static int reply_fail(sisp_client_t *c, const sisp_packet_t *r, const char *what
     const char *m = sisp_conn_server_message(c->conn);
     if (rc == 0)
         rc = SISP_EPROTO;
+    if (strcmp(m, sisp_strerror(rc)) == 0)
+        m = ""; /* said once is enough */
     return sisp_client_fail(c, rc, "%s: %s%s%s", what, sisp_strerror(rc), m[0] ? ": " : "", m);
 }
 
@@ -348,21 +351,10 @@ static int request(sisp_client_t *c, uint8_t type, const void *req, uint8_t want
 
 /* ---- other users: certificate checked against the CA, keys pinned ---- */
 
-/* Verifies user's certificate and X25519 key as the server hands them out, and compares
- * them with the pin. 0 and *k, or an error (a changed key is refused, loudly). */
-static int get_user(sisp_client_t *c, const char *user, sisp_known_t *k) {
-    for (int i = 0; i < c->n_known; i++) {
-        if (strcmp(c->known[i].user, user) == 0) {
-            *k = c->known[i];
-            return 0;
-        }
-    }
-    if (c->have_identity && strcmp(user, c->user) == 0) {
-        snprintf(k->user, sizeof k->user, "%s", user);
-        memcpy(k->ed, c->id.pub, SISP_KEY_SIZE);
-        memcpy(k->x, c->x.pub, SISP_KEY_SIZE);
-        return 0;
-    }
+/* Asks the server for user's certificate and X25519 key and verifies them: the certificate
+ * against the pinned CA, for that user, not revoked, the X25519 key signed by its key. 0 and
+ * *k (not compared with the pin), or an error. */
+static int fetch_user(sisp_client_t *c, const char *user, sisp_known_t *k) {
     sisp_user_cert_t q = {sisp_slice_str(user)};
     const sisp_packet_t *r;
     char what[96];
@@ -390,6 +382,27 @@ static int get_user(sisp_client_t *c, const char *user, sisp_known_t *k) {
     snprintf(k->user, sizeof k->user, "%s", user);
     memcpy(k->ed, info.pub, SISP_KEY_SIZE);
     memcpy(k->x, u->x25519.ptr, SISP_KEY_SIZE);
+    return 0;
+}
+
+/* Verifies user's certificate and X25519 key as the server hands them out, and compares
+ * them with the pin. 0 and *k, or an error (a changed key is refused, loudly). */
+static int get_user(sisp_client_t *c, const char *user, sisp_known_t *k) {
+    for (int i = 0; i < c->n_known; i++) {
+        if (strcmp(c->known[i].user, user) == 0) {
+            *k = c->known[i];
+            return 0;
+        }
+    }
+    if (c->have_identity && strcmp(user, c->user) == 0) {
+        snprintf(k->user, sizeof k->user, "%s", user);
+        memcpy(k->ed, c->id.pub, SISP_KEY_SIZE);
+        memcpy(k->x, c->x.pub, SISP_KEY_SIZE);
+        return 0;
+    }
+    int rc = fetch_user(c, user, k);
+    if (rc != 0)
+        return rc;
     char fp[72];
     sisp_fingerprint(k->ed, SISP_KEY_SIZE, fp);
     rc = sisp_home_pin_user(&c->home, user, k->ed, k->x);
@@ -398,7 +411,7 @@ static int get_user(sisp_client_t *c, const char *user, sisp_known_t *k) {
         uint8_t ed[SISP_KEY_SIZE];
         if (sisp_home_pinned(&c->home, user, ed) == 0)
             sisp_fingerprint(ed, SISP_KEY_SIZE, old);
-        sisp_client_say(c, "WARNING: %s'S KEY CHANGED. pinned %s, the server now hands out %s.",
+        sisp_client_say(c, "WARNING: KEY CHANGED for %s: pinned %s, the server now hands out %s.",
                         user, old, fp);
         return sisp_client_fail(c, SISP_EKEYCHANGED,
                                 "%s's key changed since it was first seen; check with %s, then run "
@@ -677,7 +690,11 @@ static void print_event(sisp_client_t *c, const sisp_image_info_t *e) {
 static void on_push(void *arg, const sisp_packet_t *p) {
     sisp_client_t *c = arg;
     if (p->type == SISP_T_NOTIFY) {
-        if (c->print_events && p->u.notify.seq > c->seen_seq) {
+        if (c->print_events && p->u.notify.seq > c->seen_seq && c->catch_up && !c->caught_up) {
+            /* The catch-up LIST may not hold it yet: it lists again (see catch_up). */
+            if (p->u.notify.seq > c->held_seq)
+                c->held_seq = p->u.notify.seq;
+        } else if (c->print_events && p->u.notify.seq > c->seen_seq) {
             print_event(c, &p->u.notify);
             sisp_home_set_seq(&c->home, c->seen_seq);
         }
@@ -758,6 +775,8 @@ int sisp_cmd_register(sisp_client_t *c, const char *user, const char *invite) {
     const sisp_packet_t *r;
     rc = request(c, SISP_T_REGISTER, &q, SISP_T_REGISTERED, &r, "REGISTER");
     sisp_buf_free(&csr);
+    if (rc == SISP_EEXIST)
+        return sisp_client_fail(c, rc, "REGISTER: the name %s is taken; choose another", user);
     if (rc != 0)
         return rc;
     /* The certificate must be for us, from the CA we pinned. */
@@ -870,6 +889,8 @@ int sisp_cmd_list(sisp_client_t *c, const char *group, uint64_t since) {
     if (group != NULL && sisp_check_groupname(group, strlen(group)) != 0)
         return sisp_client_fail(c, SISP_EGROUPNAME, "'%s': %s", group,
                                 sisp_strerror(SISP_EGROUPNAME));
+    if ((rc = sisp_client_connect(c)) != 0)
+        return rc; /* no header for a listing that cannot start */
     fprintf(c->out, "%6s  %-24s %-12s %-12s %10s  %s\n", "SEQ", "NAME", "OWNER", "GROUP", "BYTES",
             "POSTED");
     rc = list_pages(c, group ? group : "", since, print_entry);
@@ -884,11 +905,20 @@ static void catch_up_entry(sisp_client_t *c, const sisp_image_info_t *e) {
 
 int sisp_client_catch_up(sisp_client_t *c) {
     uint64_t saved = sisp_home_seq(&c->home);
+    int rc;
     if (saved > c->seen_seq)
         c->seen_seq = saved;
-    int rc = list_pages(c, "", c->seen_seq, catch_up_entry);
-    if (rc == 0)
+    /* NOTIFYs that arrive meanwhile are held back (printing one would hide older events the
+     * LIST is about to return); one newer than what the LIST returned means it was committed
+     * after the LIST ran: list again. */
+    do {
+        c->held_seq = 0;
+        rc = list_pages(c, "", c->seen_seq, catch_up_entry);
+    } while (rc == 0 && c->held_seq > c->seen_seq);
+    if (rc == 0) {
+        c->caught_up = 1;
         sisp_home_set_seq(&c->home, c->seen_seq);
+    }
     return rc;
 }
 
@@ -1006,7 +1036,8 @@ int sisp_cmd_group_remove(sisp_client_t *c, const char *group, const char *user)
         rc = sisp_rng_bytes(&rng, w->keys[0].key, SISP_KEY_SIZE);
         sisp_rng_free(&rng);
     }
-    w->keys[0].epoch = epoch + 1;
+    if (rc == 0) /* else w may be NULL */
+        w->keys[0].epoch = epoch + 1;
     /* The new epoch for every remaining member (pending ones too: they get this one). */
     uint32_t n = 0;
     for (uint32_t i = 0; rc == 0 && i < n_members && n < SISP_GRANTS_MAX; i++) {
@@ -1109,20 +1140,16 @@ int sisp_cmd_trust(sisp_client_t *c, const char *user) {
     }
     if (rc != SISP_EKEYCHANGED)
         return rc;
-    /* get_user verified everything but the pin: fetch again and replace it. */
-    sisp_user_cert_t q = {sisp_slice_str(user)};
-    const sisp_packet_t *r;
-    sisp_cert_info_t info;
-    rc = request(c, SISP_T_USER_CERT, &q, SISP_T_USER_CERT_RESULT, &r, "looking up the user");
-    if (rc == 0)
-        rc = sisp_cert_verify(r->u.user_cert_result.cert.ptr, r->u.user_cert_result.cert.len,
-                              c->ca.data, c->ca.len, (int64_t)time(NULL), &info);
-    if (rc == 0 && r->u.user_cert_result.x25519.len == SISP_KEY_SIZE)
-        rc = sisp_home_pin_replace(&c->home, user, info.pub, r->u.user_cert_result.x25519.ptr);
+    /* get_user verified everything but the pin: fetch again, verify again (this answer is
+     * what gets pinned), and replace it. */
+    rc = fetch_user(c, user, &k);
+    if (rc != 0)
+        return rc; /* c->why says what did not verify */
+    rc = sisp_home_pin_replace(&c->home, user, k.ed, k.x);
     if (rc != 0)
         return sisp_client_fail(c, rc, "cannot accept %s's new key: %s", user, sisp_strerror(rc));
     char fp[72];
-    sisp_fingerprint(info.pub, SISP_KEY_SIZE, fp);
+    sisp_fingerprint(k.ed, SISP_KEY_SIZE, fp);
     fprintf(c->out, "now trusting %s's key %s\n", user, fp);
     fflush(c->out);
     return 0;
@@ -1146,4 +1173,28 @@ int sisp__client_epoch_key(sisp_client_t *c, const char *group, uint32_t epoch, 
 
 int sisp__client_need_identity(sisp_client_t *c) {
     return need_identity(c);
+}
+
+int sisp__client_in_group(sisp_client_t *c, const char *group) {
+    sisp_group_list_t q = {sisp_slice_str(NULL)}; /* my groups */
+    const sisp_packet_t *r;
+    if (c->conn == NULL)
+        return SISP_EINVAL;
+    int rc = sisp_conn_request(c->conn, SISP_T_GROUP_LIST, &q, c->timeout_ms, &r);
+    if (rc != 0 || r->type != SISP_T_GROUP_LIST_RESULT)
+        return rc != 0 ? rc : SISP_EPROTO;
+    for (uint32_t i = 0; i < r->u.group_list_result.n_groups; i++)
+        if (sisp_slice_eq(r->u.group_list_result.groups[i].group, sisp_slice_str(group)))
+            return 1;
+    return 0;
+}
+
+/* ---- for fuzz/fuzz_client_frames.c, which brings its own connection ---- */
+
+void sisp__client_on_push(void *arg, const sisp_packet_t *p) {
+    on_push(arg, p);
+}
+
+int sisp__client_bootstrap(sisp_client_t *c) {
+    return bootstrap_keys(c);
 }

@@ -81,7 +81,14 @@ uint32_t sisp_conn_stream_id(sisp_conn_t *c) {
     return s;
 }
 
+static sink_t *find_sink(sisp_conn_t *c, uint32_t stream);
+
 int sisp_conn_send(sisp_conn_t *c, uint8_t type, uint32_t stream, const void *pkt) {
+    /* A CANCEL abandons its stream, sent or not: the sink's owner is about to go away, and
+     * what the server still sends on the stream is dropped. */
+    sink_t *s = type == SISP_T_CANCEL ? find_sink(c, stream) : NULL;
+    if (s != NULL)
+        s->cb = NULL;
     if (c->err < 0)
         return c->err;
     sisp_buf_reset(&c->out);

@@ -81,8 +81,8 @@ static const cmd_t commands[] = {
      "  Prints `NEW_IMAGE <name> <owner> <group> <size>` for each new image,\n"
      "  catching up on what was posted since the last one seen; reconnects."},
     {"group", 1, 3,
-     "GROUP CREATE <g> | GROUP ADD <g> <user> | GROUP REMOVE <g> <user> |\n"
-     "GROUP LIST [<g>]"},
+     "GROUP CREATE <g> | ADD <g> <user> | REMOVE <g> <user> | LIST [<g>]\n"
+     "  Groups you own or belong to, and their members."},
     {"whoami", 0, 0, "WHOAMI\n  Your user name, key fingerprint and server."},
     {"fingerprint", 0, 1, "FINGERPRINT [user]\n  Your key's fingerprint, or another user's."},
     {"trust", 1, 1, "TRUST <user>\n  Accepts a user's changed key (after checking it with them)."},
@@ -95,6 +95,11 @@ static const cmd_t *find_cmd(const char *name) {
         if (strcasecmp(commands[i].name, name) == 0)
             return &commands[i];
     return NULL;
+}
+
+/* The synopsis: a usage text's first line (errors are one line). */
+static int synopsis_len(const cmd_t *cmd) {
+    return (int)strcspn(cmd->usage, "\n");
 }
 
 /* Parses a command's options and positionals. Returns 0, 1 for --help (printed), or -1. */
@@ -123,14 +128,16 @@ static int parse_args(sisp_client_t *c, const cmd_t *cmd, int argc, char **argv,
             slot = &a->since;
         if (slot != NULL) {
             if (i + 1 >= argc) {
-                sisp_client_fail(c, SISP_EINVAL, "%s needs a value; usage: %s", s, cmd->usage);
+                sisp_client_fail(c, SISP_EINVAL, "%s needs a value; usage: %.*s", s,
+                                 synopsis_len(cmd), cmd->usage);
                 return -1;
             }
             *slot = argv[++i];
             continue;
         }
         if (s[0] == '-' && s[1] != '\0') {
-            sisp_client_fail(c, SISP_EINVAL, "unknown option %s; usage: %s", s, cmd->usage);
+            sisp_client_fail(c, SISP_EINVAL, "unknown option %s; usage: %.*s", s, synopsis_len(cmd),
+                             cmd->usage);
             return -1;
         }
         if (a->n_pos >= MAX_ARGS) {
@@ -140,7 +147,8 @@ static int parse_args(sisp_client_t *c, const cmd_t *cmd, int argc, char **argv,
         a->pos[a->n_pos++] = s;
     }
     if (a->n_pos < cmd->min_args || a->n_pos > cmd->max_args) {
-        sisp_client_fail(c, SISP_EINVAL, "usage: %s", cmd->usage);
+        sisp_client_fail(c, SISP_EINVAL, "usage: %.*s (sisp help %s)", synopsis_len(cmd),
+                         cmd->usage, cmd->name);
         return -1;
     }
     return 0;
@@ -235,6 +243,7 @@ static int fatal(int rc) {
 static int watch(sisp_client_t *c) {
     int backoff = 1;
     c->print_events = 1;
+    c->catch_up = 1;
     if (!c->have_identity)
         return sisp_client_fail(c, SISP_ENOIDENTITY,
                                 "%s holds no identity: run `sisp register NAME` first",
@@ -361,10 +370,11 @@ static void on_line(char *line) {
     s->at_prompt = 1;
 }
 
-/* Keeps the push connection up: connect and catch up, with backoff after a failure. */
+/* Keeps the push connection up: connect and catch up, with backoff after a failure (a
+ * command may have connected already: the catch-up is still due). */
 static void shell_connect(shell_t *s, time_t *next_try, int *backoff) {
     sisp_client_t *c = s->c;
-    if (c->conn != NULL || !c->have_identity || time(NULL) < *next_try)
+    if ((c->conn != NULL && c->caught_up) || !c->have_identity || time(NULL) < *next_try)
         return;
     int rc = sisp_client_connect(c);
     if (rc == 0)
@@ -400,6 +410,7 @@ static int shell(sisp_client_t *c, int interactive) {
     c->before_print = before_print;
     c->after_print = after_print;
     c->print_arg = &s;
+    c->catch_up = 1;
     fprintf(c->out, "sisp shell: HELP lists the commands, QUIT leaves.\n");
     shell_connect(&s, &next_try, &backoff);
     rl_callback_handler_install(prompt, on_line);

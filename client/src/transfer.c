@@ -450,6 +450,13 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
     if (rc != 0) {
         const char *m = sisp_conn_server_message(c->conn);
         sisp_client_fail(c, rc, "DOWNLOAD %s: %s%s%s", name, cause(rc), m[0] ? ": " : "", m);
+        if (sisp_conn_sink_active(c->conn, stream)) { /* e.g. a timeout: d goes away */
+            sisp_cancel_t cn = {(uint32_t)-SISP_ECANCELED};
+            sisp_conn_send(c->conn, SISP_T_CANCEL, stream, &cn);
+        }
+        /* The server does not reveal images of groups one is not in: say which it is. */
+        if (rc == SISP_ENOTFOUND && group != NULL && sisp__client_in_group(c, group) == 0)
+            sisp_client_fail(c, rc, "DOWNLOAD %s: you are not a member of group %s", name, group);
         close(d->fd);
         free(d);
         return rc;

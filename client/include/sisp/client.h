@@ -64,6 +64,10 @@ typedef struct {
     sisp_admit_t admit[SISP_ADMIT_QUEUE];
     int n_admit;
     uint64_t seen_seq;      /* highest seq printed or listed */
+    int catch_up;           /* WATCH, the shell: on a new connection, NOTIFYs wait for the
+                               catch-up (sisp_client_catch_up), so events print once, in order */
+    int caught_up;          /* this connection has caught up */
+    uint64_t held_seq;      /* the highest NOTIFY held back while catching up */
     sisp_known_t known[32]; /* users verified during this run */
     int n_known;
 
