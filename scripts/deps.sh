@@ -3,14 +3,17 @@
 # every package is already installed it changes nothing and does not touch the network.
 set -eu
 
+# libturbojpeg0-dev: the TurboJPEG API (turbojpeg.h) the viewer decodes JPEG with.
+# xvfb: the viewer's test in a real X window (test_view_xvfb).
 # libreadline-dev: the sisp shell's line editing (readline's callback interface).
 # openssl: its s_client is the second, independent client of tests/test_tls_matrix.
 PACKAGES="
   cmake make gcc libc6-dev pkg-config
   clang libclang-rt-14-dev clang-format
   libuv1-dev libwolfssl-dev libsqlite3-dev
-  libpng-dev libjpeg62-turbo-dev libsdl2-dev
+  libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev libsdl2-dev zlib1g-dev
   libreadline-dev
+  xvfb
   openssl
 "
 
