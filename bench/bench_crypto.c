@@ -12,6 +12,8 @@
  * and the median, min and max are printed as a whitespace-separated table. MB/s is 10^6
  * plaintext bytes per second for every bulk row, references included. Fixed keys and nonces
  * are reused across repetitions: this is a benchmark, never a use of the format. */
+#include "bench_stats.h"
+
 #include <sisp/crypto.h>
 #include <sisp/keys.h>
 #include <sisp/seal.h>
@@ -47,26 +49,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct {
-    double median, min, max;
-} stats_t;
-
-static stats_t stats(const double *v, size_t n) {
-    double s[REPS_MAX];
-    stats_t r;
-    memcpy(s, v, n * sizeof *v);
-    qsort(s, n, sizeof *s, cmp_double);
-    r.min = s[0];
-    r.max = s[n - 1];
-    r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    return r;
 }
 
 /* ---- the benchmark's state ---- */

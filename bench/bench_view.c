@@ -21,6 +21,8 @@
  * The median of the iterations is reported, with min and max, and the ratio of each median to
  * the reference's. Nothing is asserted about times; --quick (1 iteration, 1200x800 images) is
  * the ctest smoke entry. */
+#include "bench_stats.h"
+
 #include "sisp/decode.h"
 #include "sisp/error.h"
 #include "sisp/gallery.h"
@@ -50,26 +52,6 @@ static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct {
-    double median, min, max;
-} stats_t;
-
-static stats_t stats(const double *v, size_t n) {
-    double s[ITERS_MAX];
-    stats_t r;
-    memcpy(s, v, n * sizeof *v);
-    qsort(s, n, sizeof *s, cmp_double);
-    r.min = s[0];
-    r.max = s[n - 1];
-    r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    return r;
 }
 
 /* ---- test images ---- */

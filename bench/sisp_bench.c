@@ -19,6 +19,8 @@
  *   fanout      N member connections, one poster: NOTIFY arrival after POSTED (first, median,
  *               p99, last) vs mosquitto delivering one QoS-0 PUBLISH to N subscribers */
 #define _DEFAULT_SOURCE
+#include "bench_stats.h"
+
 #include "seal_fixture.h"
 #include "tclient.h"
 #include "tserver.h"
@@ -106,31 +108,6 @@ __attribute__((format(printf, 1, 2))) static void fail_msg(const char *fmt, ...)
     fflush(stdout);
     va_end(ap);
     failures++;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct {
-    double median, min, max;
-} stats_t;
-
-static stats_t stats(const double *v, size_t n) {
-    stats_t r = {0, 0, 0};
-    if (n == 0)
-        return r;
-    double *s = malloc(n * sizeof *s);
-    if (s == NULL)
-        return r;
-    memcpy(s, v, n * sizeof *v);
-    qsort(s, n, sizeof *s, cmp_double);
-    r.min = s[0];
-    r.max = s[n - 1];
-    r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    free(s);
-    return r;
 }
 
 /* One output row: metric unit median min max reps work. */

@@ -274,29 +274,22 @@ static void prepare(const uint8_t *p, size_t len) {
     sisp_buf_reset(&stream);
     n_resigned = 0;
     n_pauses = 0;
+    sisp_frame_t f;
     while (len - at >= SISP_HEADER_SIZE) {
-        const uint8_t *h = p + at;
-        uint32_t plen = sisp_load32(h);
-        if (memcmp(h, pause, sizeof pause) == 0 && n_pauses < MAX_PAUSES) {
+        if (memcmp(p + at, pause, sizeof pause) == 0 && n_pauses < MAX_PAUSES) {
             pauses[n_pauses++] = stream.len;
             at += sizeof pause;
             continue;
         }
-        if (plen > len - at - SISP_HEADER_SIZE)
+        if (!fuzz_frame_at(p, len, at, &f))
             break;
-        sisp_frame_t f = {plen,
-                          h[4],
-                          h[5],
-                          sisp_load16(h + 6),
-                          sisp_load32(h + 8),
-                          sisp_slice(h + SISP_HEADER_SIZE, plen)};
-        size_t mark = stream.len;
+        size_t mark = stream.len, whole = SISP_HEADER_SIZE + f.length;
         if (f.version != SISP_VERSION || f.flags != 0 || sisp_packet_decode(&f, pkt) != 0 ||
             !fix_packet() || sisp_packet_encode(&stream, pkt) != 0) {
             stream.len = mark;
-            REQUIRE(sisp_buf_append(&stream, h, SISP_HEADER_SIZE + plen) == 0);
+            REQUIRE(sisp_buf_append(&stream, p + at, whole) == 0);
         }
-        at += SISP_HEADER_SIZE + plen;
+        at += whole;
     }
     REQUIRE(sisp_buf_append(&stream, p + at, len - at) == 0);
 }

@@ -192,18 +192,9 @@ static sisp_packet_t pkt;
 static void resign(uint8_t *buf, size_t len) {
     size_t at = 0;
     uint8_t sig[SISP_SIG_SIZE];
-    while (len - at >= SISP_HEADER_SIZE) {
-        const uint8_t *h = buf + at;
-        uint32_t plen = sisp_load32(h);
-        if (plen > len - at - SISP_HEADER_SIZE)
-            break;
-        sisp_frame_t f = {plen,
-                          h[4],
-                          h[5],
-                          sisp_load16(h + 6),
-                          sisp_load32(h + 8),
-                          sisp_slice(h + SISP_HEADER_SIZE, plen)};
-        at += SISP_HEADER_SIZE + plen;
+    sisp_frame_t f;
+    while (fuzz_frame_at(buf, len, at, &f)) {
+        at += SISP_HEADER_SIZE + f.length;
         if (sisp_packet_decode(&f, &pkt) != 0)
             continue;
         switch (f.type) {

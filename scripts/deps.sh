@@ -5,6 +5,7 @@ set -eu
 
 # libturbojpeg0-dev: the TurboJPEG API (turbojpeg.h) the viewer decodes JPEG with.
 # xvfb: the viewer's test in a real X window (test_view_xvfb).
+# valgrind: test_client's leak check of register, post and download (gcc build).
 # libreadline-dev: the sisp shell's line editing (readline's callback interface).
 # openssl: its s_client is the second, independent client of tests/test_tls_matrix.
 PACKAGES="
@@ -14,6 +15,7 @@ PACKAGES="
   libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev libsdl2-dev zlib1g-dev
   libreadline-dev
   xvfb
+  valgrind
   openssl
 "
 

@@ -33,7 +33,6 @@
 #include <time.h>
 #include <turbojpeg.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define RUN_MS 30000       /* one client command */
 #define VALGRIND_MS 120000 /* one client command under valgrind */
@@ -42,7 +41,7 @@
 #define N_MISSED 5         /* posts made while WATCH is down */
 #define N_OVERLAP 12       /* posts made while it starts again */
 
-static const char *sispd_bin, *sisp_bin;
+static const char *sispd_bin, *sisp_bin, *sample_bin;
 static tserver_t srv;
 static char root[64]; /* homes and files of this run */
 static char addr[64]; /* 127.0.0.1:PORT of srv */
@@ -133,56 +132,6 @@ static int count_entries(const char *dir) {
 }
 
 /* ---- test images ---- */
-
-static void png_chunk(FILE *f, const char *type, const uint8_t *data, uint32_t len) {
-    uint8_t be[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
-    uLong crc = crc32(crc32(0, (const Bytef *)type, 4), data, len);
-    fwrite(be, 1, 4, f);
-    fwrite(type, 1, 4, f);
-    fwrite(data, 1, len, f);
-    be[0] = (uint8_t)(crc >> 24);
-    be[1] = (uint8_t)(crc >> 16);
-    be[2] = (uint8_t)(crc >> 8);
-    be[3] = (uint8_t)crc;
-    fwrite(be, 1, 4, f);
-}
-
-/* A valid w x h RGB PNG of noise (barely compressible, so it spans several 64 KiB chunks). */
-static int write_png(const char *path, uint32_t w, uint32_t h) {
-    size_t row = 1 + 3 * (size_t)w, raw_len = row * h;
-    uLongf z_len = compressBound((uLong)raw_len);
-    uint8_t *raw = malloc(raw_len), *z = malloc(z_len);
-    FILE *f = fopen(path, "wb");
-    int rc = raw && z && f ? 0 : -1;
-    for (size_t i = 0; rc == 0 && i < raw_len; i++)
-        raw[i] = i % row == 0 ? 0 : (uint8_t)t_rand(); /* filter byte 0: none */
-    if (rc == 0 && compress2(z, &z_len, raw, (uLong)raw_len, 6) != Z_OK)
-        rc = -1;
-    if (rc == 0) {
-        uint8_t ihdr[13] = {(uint8_t)(w >> 24),
-                            (uint8_t)(w >> 16),
-                            (uint8_t)(w >> 8),
-                            (uint8_t)w,
-                            (uint8_t)(h >> 24),
-                            (uint8_t)(h >> 16),
-                            (uint8_t)(h >> 8),
-                            (uint8_t)h,
-                            8,
-                            2,
-                            0,
-                            0,
-                            0}; /* 8-bit RGB */
-        fwrite("\x89PNG\r\n\x1a\n", 1, 8, f);
-        png_chunk(f, "IHDR", ihdr, sizeof ihdr);
-        png_chunk(f, "IDAT", z, (uint32_t)z_len);
-        png_chunk(f, "IEND", NULL, 0);
-    }
-    if (f != NULL && fclose(f) != 0)
-        rc = -1;
-    free(raw);
-    free(z);
-    return rc;
-}
 
 /* A real baseline JPEG of a gradient, from libjpeg-turbo. */
 static int write_jpeg(const char *path, int w, int h) {
@@ -1254,12 +1203,14 @@ static void test_revoke(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: test_client path/to/sispd path/to/sisp\n");
+    if (argc != 4) {
+        fprintf(stderr,
+                "usage: test_client path/to/sispd path/to/sisp path/to/sisp-sample-image\n");
         return 2;
     }
     sispd_bin = argv[1];
     sisp_bin = argv[2];
+    sample_bin = argv[3];
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IONBF, 0);
     t_rand_seed_from_env("test_client");
@@ -1277,7 +1228,13 @@ int main(int argc, char **argv) {
     const char *dirs[] = {"dl", "t3", "t4", "t5", "t7", "t9"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
         CHECK_INT(mkdir(at(dirs[i]), 0700), 0);
-    CHECK_INT(write_png(at("img.png"), 200, 150), 0); /* ~90 KB: two sealed chunks */
+    /* The demo's photo generator: a grainy PNG of ~90 KB, so two sealed chunks. */
+    const char *const sample[] = {sample_bin, at("img.png"), "300", "250", NULL};
+    run_t made;
+    run_copy(&made, sample, NULL, 10000);
+    CHECK_INT(made.status, 0);
+    struct stat img_st;
+    CHECK(stat(at("img.png"), &img_st) == 0 && img_st.st_size > 65536);
     CHECK_INT(write_jpeg(at("img.jpg"), 64, 48), 0);
     CHECK_INT(write_file(at("tiny.png"), t_png_1x1, sizeof t_png_1x1), 0);
 

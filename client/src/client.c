@@ -552,6 +552,7 @@ typedef struct {
     uint8_t sig[MAX_EPOCHS][SISP_SIG_SIZE];
     epoch_key_t keys[MAX_EPOCHS];
     int n_keys;
+    sisp_known_t me; /* first_key's recipient: the grants' slices point at its name */
 } grant_work_t;
 
 static void grant_work_free(grant_work_t *w) {
@@ -560,31 +561,61 @@ static void grant_work_free(grant_work_t *w) {
     free(w);
 }
 
+/* Wraps every key of group I hold for user (verified into *k). With none held: `nokey`, and
+ * nokey_why ends the message. */
+static int grants_for(sisp_client_t *c, const char *group, const char *user, sisp_known_t *k,
+                      grant_work_t *w, int nokey, const char *nokey_why) {
+    int rc = get_user(c, user, k);
+    if (rc == 0)
+        rc = my_keys(c, group, w->keys, &w->n_keys);
+    if (rc == 0 && w->n_keys == 0)
+        rc = sisp_client_fail(c, nokey, "you hold no key of %s%s", group, nokey_why);
+    if (rc == 0)
+        rc = make_grants(c, group, k, w->keys, w->n_keys, w->grants, w->wrapped, w->sig);
+    return rc;
+}
+
+/* A fresh key for epoch 1 of group, wrapped for me (w->grants[0]). */
+static int first_key(sisp_client_t *c, const char *group, grant_work_t *w) {
+    sisp_rng_t rng;
+    int rc = sisp_rng_init(&rng);
+    if (rc == 0) {
+        rc = sisp_rng_bytes(&rng, w->keys[0].key, SISP_KEY_SIZE);
+        sisp_rng_free(&rng);
+    }
+    w->keys[0].epoch = 1;
+    w->n_keys = 1;
+    if (rc == 0)
+        rc = get_user(c, c->user, &w->me);
+    if (rc == 0)
+        rc = make_grants(c, group, &w->me, w->keys, 1, w->grants, w->wrapped, w->sig);
+    return rc;
+}
+
+/* Sends KEY_GRANT of w's grants. */
+static int send_key_grant(sisp_client_t *c, const char *group, const grant_work_t *w,
+                          const char *what) {
+    sisp_key_grant_t *g = calloc(1, sizeof *g);
+    const sisp_packet_t *r;
+    if (g == NULL)
+        return sisp_client_fail(c, SISP_ENOMEM, "out of memory");
+    g->group = sisp_slice_str(group);
+    memcpy(g->grants, w->grants, (size_t)w->n_keys * sizeof g->grants[0]);
+    g->n_grants = (uint32_t)w->n_keys;
+    int rc = request(c, SISP_T_KEY_GRANT, g, SISP_T_OK, &r, what);
+    free(g);
+    return rc;
+}
+
 /* Admits user to group: verifies them, grants every epoch key I hold. */
 static int admit(sisp_client_t *c, const char *group, const char *user) {
     sisp_known_t k;
     grant_work_t *w = calloc(1, sizeof *w);
     if (w == NULL)
         return sisp_client_fail(c, SISP_ENOMEM, "out of memory");
-    int rc = get_user(c, user, &k);
+    int rc = grants_for(c, group, user, &k, w, SISP_ENOTFOUND, " to grant");
     if (rc == 0)
-        rc = my_keys(c, group, w->keys, &w->n_keys);
-    if (rc == 0 && w->n_keys == 0)
-        rc = sisp_client_fail(c, SISP_ENOTFOUND, "you hold no key of %s to grant", group);
-    if (rc == 0)
-        rc = make_grants(c, group, &k, w->keys, w->n_keys, w->grants, w->wrapped, w->sig);
-    if (rc == 0) {
-        sisp_key_grant_t *g = calloc(1, sizeof *g);
-        const sisp_packet_t *r;
-        rc = g ? 0 : SISP_ENOMEM;
-        if (g != NULL) {
-            g->group = sisp_slice_str(group);
-            memcpy(g->grants, w->grants, (size_t)w->n_keys * sizeof g->grants[0]);
-            g->n_grants = (uint32_t)w->n_keys;
-            rc = request(c, SISP_T_KEY_GRANT, g, SISP_T_OK, &r, "granting keys");
-            free(g);
-        }
-    }
+        rc = send_key_grant(c, group, w, "granting keys");
     if (rc == 0) {
         char fp[72];
         sisp_fingerprint(k.ed, SISP_KEY_SIZE, fp);
@@ -615,38 +646,15 @@ static int bootstrap_keys(sisp_client_t *c) {
         }
     }
     if (!me_pending) {
-        epoch_key_t *keys = malloc(MAX_EPOCHS * sizeof *keys);
-        int n = 0;
-        rc = keys ? my_keys(c, "all", keys, &n) : SISP_ENOMEM;
-        if (keys)
-            sisp_wipe(keys, MAX_EPOCHS * sizeof *keys);
-        free(keys);
-        if (rc == 0 && n == 0) {
-            /* A member of `all` who is not pending and holds no key: `all` has none yet. */
+        /* A member of `all` who is not pending and was granted nothing: `all` has no key yet.
+         * Only the count matters here, so the grants are neither verified nor opened. */
+        sisp_key_fetch_t kq = {sisp_slice_str("all"), 0};
+        rc = request(c, SISP_T_KEY_FETCH, &kq, SISP_T_KEY_RESULT, &r, "fetching the keys of all");
+        if (rc == 0 && r->u.key_result.n_grants == 0) {
             grant_work_t *w = calloc(1, sizeof *w);
-            sisp_rng_t rng;
-            sisp_known_t me;
-            rc = w ? sisp_rng_init(&rng) : SISP_ENOMEM;
-            if (rc == 0) {
-                rc = sisp_rng_bytes(&rng, w->keys[0].key, SISP_KEY_SIZE);
-                sisp_rng_free(&rng);
-                w->keys[0].epoch = 1;
-            }
+            rc = w ? first_key(c, "all", w) : sisp_client_fail(c, SISP_ENOMEM, "out of memory");
             if (rc == 0)
-                rc = get_user(c, c->user, &me);
-            if (rc == 0)
-                rc = make_grants(c, "all", &me, w->keys, 1, w->grants, w->wrapped, w->sig);
-            if (rc == 0) {
-                sisp_key_grant_t *g = calloc(1, sizeof *g);
-                rc = g ? 0 : SISP_ENOMEM;
-                if (g != NULL) {
-                    g->group = sisp_slice_str("all");
-                    g->grants[0] = w->grants[0];
-                    g->n_grants = 1;
-                    rc = request(c, SISP_T_KEY_GRANT, g, SISP_T_OK, &r, "creating all's key");
-                    free(g);
-                }
-            }
+                rc = send_key_grant(c, "all", w, "creating all's key");
             if (rc == 0)
                 sisp_client_say(c, "created the first key of group all");
             grant_work_free(w);
@@ -931,18 +939,7 @@ int sisp_cmd_group_create(sisp_client_t *c, const char *group) {
                                 sisp_strerror(SISP_EGROUPNAME));
     grant_work_t *w = calloc(1, sizeof *w);
     sisp_group_create_t *q = calloc(1, sizeof *q);
-    sisp_known_t me;
-    sisp_rng_t rng;
-    rc = w && q ? sisp_rng_init(&rng) : SISP_ENOMEM;
-    if (rc == 0) {
-        rc = sisp_rng_bytes(&rng, w->keys[0].key, SISP_KEY_SIZE);
-        sisp_rng_free(&rng);
-        w->keys[0].epoch = 1;
-    }
-    if (rc == 0)
-        rc = get_user(c, c->user, &me);
-    if (rc == 0)
-        rc = make_grants(c, group, &me, w->keys, 1, w->grants, w->wrapped, w->sig);
+    rc = w && q ? first_key(c, group, w) : SISP_ENOMEM;
     if (rc == 0) {
         const sisp_packet_t *r;
         q->group = sisp_slice_str(group);
@@ -961,23 +958,25 @@ int sisp_cmd_group_create(sisp_client_t *c, const char *group) {
     return rc;
 }
 
-int sisp_cmd_group_add(sisp_client_t *c, const char *group, const char *user) {
+/* GROUP ADD and REMOVE: an identity, a group name and a user name. */
+static int check_group_user(sisp_client_t *c, const char *group, const char *user,
+                            const char *cmd) {
     int rc = need_identity(c);
+    if (rc == 0 && (sisp_check_groupname(group, strlen(group)) != 0 ||
+                    sisp_check_username(user, strlen(user)) != 0))
+        rc = sisp_client_fail(c, SISP_EINVAL, "%s takes a group and a user name", cmd);
+    return rc;
+}
+
+int sisp_cmd_group_add(sisp_client_t *c, const char *group, const char *user) {
+    int rc = check_group_user(c, group, user, "GROUP ADD");
     if (rc != 0)
         return rc;
-    if (sisp_check_groupname(group, strlen(group)) != 0 ||
-        sisp_check_username(user, strlen(user)) != 0)
-        return sisp_client_fail(c, SISP_EINVAL, "GROUP ADD takes a group and a user name");
     sisp_known_t k;
     grant_work_t *w = calloc(1, sizeof *w);
     sisp_group_add_t *q = calloc(1, sizeof *q);
-    rc = w && q ? get_user(c, user, &k) : sisp_client_fail(c, SISP_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = my_keys(c, group, w->keys, &w->n_keys);
-    if (rc == 0 && w->n_keys == 0)
-        rc = sisp_client_fail(c, SISP_EPERM, "you hold no key of %s: only a member can add", group);
-    if (rc == 0)
-        rc = make_grants(c, group, &k, w->keys, w->n_keys, w->grants, w->wrapped, w->sig);
+    rc = w && q ? grants_for(c, group, user, &k, w, SISP_EPERM, ": only a member can add")
+                : sisp_client_fail(c, SISP_ENOMEM, "out of memory");
     if (rc == 0) {
         const sisp_packet_t *r;
         q->group = sisp_slice_str(group);
@@ -998,12 +997,9 @@ int sisp_cmd_group_add(sisp_client_t *c, const char *group, const char *user) {
 }
 
 int sisp_cmd_group_remove(sisp_client_t *c, const char *group, const char *user) {
-    int rc = need_identity(c);
+    int rc = check_group_user(c, group, user, "GROUP REMOVE");
     if (rc != 0)
         return rc;
-    if (sisp_check_groupname(group, strlen(group)) != 0 ||
-        sisp_check_username(user, strlen(user)) != 0)
-        return sisp_client_fail(c, SISP_EINVAL, "GROUP REMOVE takes a group and a user name");
     /* The members who stay, and the current epoch. */
     sisp_group_list_t lq = {sisp_slice_str(group)};
     const sisp_packet_t *r;

@@ -81,7 +81,17 @@ uint32_t sisp_conn_stream_id(sisp_conn_t *c) {
     return s;
 }
 
-static sink_t *find_sink(sisp_conn_t *c, uint32_t stream);
+static int sink_index(const sisp_conn_t *c, uint32_t stream) {
+    for (int i = 0; i < MAX_SINKS; i++)
+        if (c->sinks[i].cb != NULL && c->sinks[i].stream == stream)
+            return i;
+    return -1;
+}
+
+static sink_t *find_sink(sisp_conn_t *c, uint32_t stream) {
+    int i = sink_index(c, stream);
+    return i < 0 ? NULL : &c->sinks[i];
+}
 
 int sisp_conn_send(sisp_conn_t *c, uint8_t type, uint32_t stream, const void *pkt) {
     /* A CANCEL abandons its stream, sent or not: the sink's owner is about to go away, and
@@ -111,15 +121,8 @@ int sisp_conn_sink(sisp_conn_t *c, uint32_t stream, sisp_sink_cb cb, void *arg) 
     return SISP_EBUSY;
 }
 
-static sink_t *find_sink(sisp_conn_t *c, uint32_t stream) {
-    for (int i = 0; i < MAX_SINKS; i++)
-        if (c->sinks[i].cb != NULL && c->sinks[i].stream == stream)
-            return &c->sinks[i];
-    return NULL;
-}
-
 int sisp_conn_sink_active(const sisp_conn_t *c, uint32_t stream) {
-    return find_sink((sisp_conn_t *)(uintptr_t)c, stream) != NULL;
+    return sink_index(c, stream) >= 0;
 }
 
 int sisp_conn_error(const sisp_conn_t *c) {

@@ -246,21 +246,23 @@ static int write_pin(const sisp_home_t *h, sisp_buf_t *b, const pin_line_t *old,
     return rc;
 }
 
-static int load_pins(const sisp_home_t *h, sisp_buf_t *b) {
+/* Loads known_users into b (initialised by the caller, freed by the caller) and finds user's
+ * line: 1 found (*pl), 0 not, or an error. */
+static int lookup_pin(const sisp_home_t *h, const char *user, sisp_buf_t *b, pin_line_t *pl) {
+    if (sisp_check_username(user, strlen(user)) != 0)
+        return SISP_EUSERNAME;
     int rc = sisp_home_read(h, KNOWN_USERS, KNOWN_USERS_MAX, b);
-    return rc == SISP_ENOTFOUND ? 0 : rc;
+    if (rc == SISP_ENOTFOUND)
+        return 0;
+    return rc == 0 ? find_pin(b, user, pl) : rc;
 }
 
 int sisp_home_pin_user(const sisp_home_t *h, const char *user, const uint8_t ed[SISP_KEY_SIZE],
                        const uint8_t x[SISP_KEY_SIZE]) {
-    if (sisp_check_username(user, strlen(user)) != 0)
-        return SISP_EUSERNAME;
     sisp_buf_t b;
     pin_line_t pl;
     sisp_buf_init(&b, 0);
-    int rc = load_pins(h, &b);
-    if (rc == 0)
-        rc = find_pin(&b, user, &pl);
+    int rc = lookup_pin(h, user, &b, &pl);
     if (rc == 1)
         rc = sisp_ct_eq(pl.ed, ed, SISP_KEY_SIZE) && sisp_ct_eq(pl.x, x, SISP_KEY_SIZE)
                  ? SISP_PIN_MATCH
@@ -273,14 +275,10 @@ int sisp_home_pin_user(const sisp_home_t *h, const char *user, const uint8_t ed[
 
 int sisp_home_pin_replace(const sisp_home_t *h, const char *user, const uint8_t ed[SISP_KEY_SIZE],
                           const uint8_t x[SISP_KEY_SIZE]) {
-    if (sisp_check_username(user, strlen(user)) != 0)
-        return SISP_EUSERNAME;
     sisp_buf_t b;
     pin_line_t pl;
     sisp_buf_init(&b, 0);
-    int rc = load_pins(h, &b);
-    if (rc == 0)
-        rc = find_pin(&b, user, &pl);
+    int rc = lookup_pin(h, user, &b, &pl);
     if (rc >= 0)
         rc = write_pin(h, &b, rc == 1 ? &pl : NULL, user, ed, x);
     sisp_buf_free(&b);
@@ -291,15 +289,9 @@ int sisp_home_pinned(const sisp_home_t *h, const char *user, uint8_t ed[SISP_KEY
     sisp_buf_t b;
     pin_line_t pl;
     sisp_buf_init(&b, 0);
-    int rc = load_pins(h, &b);
-    if (rc == 0)
-        rc = find_pin(&b, user, &pl);
-    if (rc == 1) {
+    int rc = lookup_pin(h, user, &b, &pl);
+    if (rc == 1)
         memcpy(ed, pl.ed, SISP_KEY_SIZE);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = SISP_ENOTFOUND;
-    }
     sisp_buf_free(&b);
-    return rc;
+    return rc == 1 ? 0 : rc == 0 ? SISP_ENOTFOUND : rc;
 }

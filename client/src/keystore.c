@@ -9,21 +9,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
+int sisp_fd_write_all(int fd, const void *buf, size_t n) {
+    const uint8_t *p = buf;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return -1;
+            return SISP_EIO;
         p += w;
         n -= (size_t)w;
     }
     return 0;
 }
 
-/* fsync of the directory holding path, so the rename is durable. */
-static int sync_dir(const char *path) {
+int sisp_fd_read_full(int fd, void *buf, size_t n, size_t *got) {
+    uint8_t *p = buf;
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = read(fd, p + *got, n - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return SISP_EIO;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+int sisp_fsync_parent(const char *path) {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
     if (slash == NULL)
@@ -33,13 +49,13 @@ static int sync_dir(const char *path) {
     else if ((size_t)(slash - path) < sizeof dir)
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     else
-        return -1;
+        return SISP_EINVAL;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return SISP_EIO;
     int rc = fsync(fd);
     close(fd);
-    return rc;
+    return rc == 0 ? 0 : SISP_EIO;
 }
 
 int sisp_file_write_atomic(const char *path, const void *p, size_t n, unsigned mode) {
@@ -50,10 +66,10 @@ int sisp_file_write_atomic(const char *path, const void *p, size_t n, unsigned m
     if (fd < 0)
         return SISP_EIO;
     /* The mode given to open is masked by the umask; set it exactly. */
-    int ok = fchmod(fd, (mode_t)mode) == 0 && write_all(fd, p, n) == 0 && fsync(fd) == 0;
+    int ok = fchmod(fd, (mode_t)mode) == 0 && sisp_fd_write_all(fd, p, n) == 0 && fsync(fd) == 0;
     int saved = errno;
     ok &= close(fd) == 0;
-    if (ok && rename(tmp, path) == 0 && sync_dir(path) == 0)
+    if (ok && rename(tmp, path) == 0 && sisp_fsync_parent(path) == 0)
         return 0;
     saved = errno ? errno : saved;
     unlink(tmp);
@@ -97,18 +113,10 @@ int sisp_keystore_load(const char *path, int kind, const char *passphrase, sisp_
         return SISP_EKEYPERM;
     }
     size_t n = 0;
-    while (n < sizeof bytes) {
-        ssize_t r = read(fd, bytes + n, sizeof bytes - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            close(fd);
-            sisp_wipe(bytes, sizeof bytes);
-            return SISP_EIO;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
+    if (sisp_fd_read_full(fd, bytes, sizeof bytes, &n) != 0) {
+        close(fd);
+        sisp_wipe(bytes, sizeof bytes);
+        return SISP_EIO;
     }
     close(fd);
     int rc = sisp_keyfile_decode(bytes, n, kind, passphrase, key, is_protected);

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define IO_CHUNK (64u * 1024u)
-#define POST_MAX (4ull * 1024 * 1024 * 1024) /* refused before asking the server */
+#define POST_MAX (4ull * 1024 * 1024 * 1024) /* largest image sent or received */
 #define MANIFEST_MAX 4096
 
 /* ---- progress ---- */
@@ -73,34 +73,6 @@ static void progress(progress_t *p, uint64_t done, int final) {
     p->shown = 1;
 }
 
-static int read_full(int fd, uint8_t *p, size_t n, size_t *got) {
-    *got = 0;
-    while (*got < n) {
-        ssize_t r = read(fd, p + *got, n - *got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return SISP_EIO;
-        if (r == 0)
-            break;
-        *got += (size_t)r;
-    }
-    return 0;
-}
-
-static int write_full(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return SISP_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* ---- POST_IMAGE ---- */
 
 typedef struct {
@@ -137,7 +109,7 @@ static int seal_pass(sisp_client_t *c, int fd, const sisp_seal_params_t *sp,
         rc = SISP_EIO;
     for (int last = 0; rc == 0 && !last;) {
         size_t n = 0;
-        rc = read_full(fd, buf, IO_CHUNK, &n);
+        rc = sisp_fd_read_full(fd, buf, IO_CHUNK, &n);
         if (rc != 0)
             break;
         last = n < IO_CHUNK;
@@ -200,7 +172,7 @@ int sisp_cmd_post(sisp_client_t *c, const char *name, const char *path, const ch
     uint8_t head[16];
     size_t got = 0;
     const char *ctype = NULL;
-    if (read_full(fd, head, sizeof head, &got) != 0 ||
+    if (sisp_fd_read_full(fd, head, sizeof head, &got) != 0 ||
         sisp_sniff_content_type(head, got, &ctype) != 0) {
         close(fd);
         return sisp_client_fail(c, SISP_ECONTENT, "%s is not a PNG or JPEG image", path);
@@ -308,6 +280,9 @@ static int dl_sink(void *arg, const sisp_packet_t *p) {
         if (d->began || b->manifest.len > MANIFEST_MAX || b->signature.len != SISP_SIG_SIZE ||
             b->offset != 0)
             return d->err = SISP_EPROTO;
+        /* The ciphertext goes to disk before the manifest is verified: bound it first. */
+        if (b->info.size > POST_MAX)
+            return d->err = SISP_ETOOBIG;
         memcpy(d->manifest, b->manifest.ptr, b->manifest.len);
         d->manifest_len = b->manifest.len;
         memcpy(d->sig, b->signature.ptr, b->signature.len);
@@ -325,7 +300,7 @@ static int dl_sink(void *arg, const sisp_packet_t *p) {
         const sisp_data_t *x = &p->u.data;
         if (!d->began || x->offset != d->received || x->data.len > d->size - d->received)
             return d->err = SISP_EPROTO;
-        if (write_full(d->fd, x->data.ptr, x->data.len) != 0)
+        if (sisp_fd_write_all(d->fd, x->data.ptr, x->data.len) != 0)
             return d->err = SISP_EIO;
         d->received += x->data.len;
         progress(&d->pr, d->received, 0);
@@ -355,15 +330,6 @@ static int temp_in(const char *dir, const char *base, int unlinked, char *path, 
     return fd;
 }
 
-static int sync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* What a download failure means, in words. */
 static const char *cause(int rc) {
     switch (rc) {
@@ -375,6 +341,10 @@ static const char *cause(int rc) {
         return "the image ends early";
     case SISP_ESIG:
         return "bad signature: the manifest was not signed by its owner";
+    case SISP_ETOOBIG:
+        return "the server announced an image larger than 4 GiB";
+    case SISP_EMANIFEST:
+        return "the server announced another size than the owner signed";
     case SISP_EOWNER:
     case SISP_EMISMATCH:
         return "the signed manifest is for another owner, name or group";
@@ -483,6 +453,8 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
                             sisp_slice_str(d->group)};
         rc = sisp_open_init(&o, d->manifest, d->manifest_len, d->sig, d->sig_len, owner.ed, &ex);
         opened = 1;
+        if (rc == 0 && o.m.cipher_size != d->size)
+            rc = SISP_EMANIFEST; /* the server announced another size than the owner signed */
         if (rc != 0)
             sisp_client_fail(c, rc, "DOWNLOAD %s: %s", name, cause(rc));
     }
@@ -522,11 +494,11 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
         if (rc == 0 && lseek(d->fd, 0, SEEK_SET) != 0)
             rc = SISP_EIO;
         for (size_t n = 1; rc == 0 && n > 0;) {
-            rc = read_full(d->fd, buf, IO_CHUNK, &n);
+            rc = sisp_fd_read_full(d->fd, buf, IO_CHUNK, &n);
             if (rc == 0 && n > 0)
                 rc = sisp_open_update(&o, buf, n, &plain);
             if (rc == 0 && plain.len > 0) {
-                rc = write_full(pfd, plain.data, plain.len);
+                rc = sisp_fd_write_all(pfd, plain.data, plain.len);
                 plain_total += plain.len;
             }
             sisp_buf_reset(&plain);
@@ -542,7 +514,7 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
             if (info)
                 rc = write_info(dest, d, fp, plain_total);
         }
-        if (rc == 0 && (rename(tmp_p, dest) != 0 || sync_dir(dir) != 0))
+        if (rc == 0 && (rename(tmp_p, dest) != 0 || sisp_fsync_parent(dest) != 0))
             rc = SISP_EIO;
         if (rc != 0) {
             unlink(tmp_p);

@@ -48,7 +48,8 @@ void sisp_conn_on_push(sisp_conn_t *c, sisp_push_cb cb, void *arg);
 uint32_t sisp_conn_stream_id(sisp_conn_t *c);
 /* Encodes and sends one frame. 0 or an error. */
 int sisp_conn_send(sisp_conn_t *c, uint8_t type, uint32_t stream, const void *pkt);
-/* Delivers frames of `stream` to cb until it returns non-zero. At most 8 sinks at once
+/* Delivers frames of `stream` to cb until it returns non-zero, or until a CANCEL is sent on
+ * the stream (what still arrives on it is then dropped). At most 8 sinks at once
  * (SISP_EBUSY). */
 int sisp_conn_sink(sisp_conn_t *c, uint32_t stream, sisp_sink_cb cb, void *arg);
 /* 1 while a sink is registered for stream. */

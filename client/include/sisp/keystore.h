@@ -22,4 +22,12 @@ int sisp_keystore_load(const char *path, int kind, const char *passphrase, sisp_
  * long) or SISP_EIO (errno kept). */
 int sisp_file_write_atomic(const char *path, const void *p, size_t n, unsigned mode);
 
+/* File helpers the client shares. Each retries on EINTR. */
+/* Writes all n bytes: 0 or SISP_EIO. */
+int sisp_fd_write_all(int fd, const void *p, size_t n);
+/* Reads until n bytes or end of file: 0 and *got, or SISP_EIO. */
+int sisp_fd_read_full(int fd, void *p, size_t n, size_t *got);
+/* fsync of the directory holding path, so a rename into it is durable: 0, SISP_EINVAL, SISP_EIO. */
+int sisp_fsync_parent(const char *path);
+
 #endif
