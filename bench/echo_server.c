@@ -14,6 +14,8 @@
  *   sisp-bench-echo --data DIR [--listen 127.0.0.1:PORT]
  * prints "sisp-bench-echo listening on 127.0.0.1:PORT" when ready; SIGTERM or SIGINT stops it. */
 #define _GNU_SOURCE
+#include <sisp/crypto.h>
+
 #include <wolfssl/options.h>
 
 #include <wolfssl/ssl.h>
@@ -280,6 +282,7 @@ int main(int argc, char **argv) {
         wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS ||
         wolfSSL_CTX_load_verify_buffer(ctx, ca, ca_len, WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
         wolfSSL_CTX_set_groups(ctx, groups, 2) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_set_cipher_list(ctx, sisp_tls13_suites()) != WOLFSSL_SUCCESS ||
         wolfSSL_CTX_no_ticket_TLSv13(ctx) != 0) {
         fprintf(stderr, "sisp-bench-echo: cannot set up TLS from %s\n", dir);
         return 1;

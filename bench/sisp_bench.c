@@ -25,6 +25,7 @@
 #include "tclient.h"
 #include "tserver.h"
 
+#include <sisp/crypto.h>
 #include <sisp/error.h>
 #include <sisp/frame.h>
 #include <sisp/keys.h>
@@ -265,7 +266,8 @@ static WOLFSSL_CTX *client_ctx(const tc_user_t *u) {
             WOLFSSL_SUCCESS ||
         wolfSSL_CTX_use_PrivateKey_buffer(c, der, (long)dlen, WOLFSSL_FILETYPE_ASN1) !=
             WOLFSSL_SUCCESS ||
-        wolfSSL_CTX_set_groups(c, groups, 1) != WOLFSSL_SUCCESS) {
+        wolfSSL_CTX_set_groups(c, groups, 1) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_set_cipher_list(c, sisp_tls13_suites()) != WOLFSSL_SUCCESS) {
         if (c)
             wolfSSL_CTX_free(c);
         return NULL;
@@ -2099,8 +2101,9 @@ int main(int argc, char **argv) {
     raise_nofile();
     wolfSSL_Init();
     sisp_buf_init(&scratch, 0);
-    printf("# sisp-bench reps=%u wolfssl=%s libuv=%s%s\n", opt.reps, LIBWOLFSSL_VERSION_STRING,
-           uv_version_string(), opt.smoke ? " smoke" : "");
+    printf("# sisp-bench reps=%u wolfssl=%s build=%s suites=%s libuv=%s%s\n", opt.reps,
+           LIBWOLFSSL_VERSION_STRING, sisp_crypto_accelerated() ? "accelerated" : "system",
+           sisp_tls13_suites(), uv_version_string(), opt.smoke ? " smoke" : "");
     printf("%-36s %-8s %12s %12s %12s %4s %s\n", "metric", "unit", "median", "min", "max", "reps",
            "work");
     if (want[0])

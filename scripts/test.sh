@@ -15,8 +15,9 @@ cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
 echo "== clang build, ASan + UBSan + libFuzzer; fuzzers run ${fuzz_seconds}s each"
+# The accelerated wolfSSL (cmake/wolfssl.cmake) built for the gcc tree is reused, not rebuilt.
 CC=clang cmake -S . -B build-asan -DSISP_WERROR=ON -DSISP_FUZZ=ON \
-    -DSISP_FUZZ_SECONDS="$fuzz_seconds"
+    -DSISP_FUZZ_SECONDS="$fuzz_seconds" -DSISP_WOLFSSL_PREFIX="$PWD/build/wolfssl"
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "store.h"
 
+#include <sisp/crypto.h>
 #include <sisp/error.h>
 #include <sisp/names.h>
 
@@ -31,6 +32,7 @@ static void usage(FILE *f) {
            "       sispd [--data DIR] invite [--days N]   print a one-time registration code\n"
            "       sispd [--data DIR] users         list registered users\n"
            "       sispd [--data DIR] revoke USER   revoke a user's certificate\n"
+           "       sispd --version                  version and the TLS library build\n"
            "options:\n"
            "  --data DIR              data directory (default ./sisp-data)\n"
            "  --listen HOST:PORT      address to listen on (default 127.0.0.1:7443; port 0 = any)\n"
@@ -222,8 +224,9 @@ static int serve(const opts_t *o) {
             snprintf(hex + 2 * i, 3, "%02x", fp[i]);
         printf("sispd listening on %s:%d fingerprint SHA256:%s\n", o->host, port, hex);
         fflush(stdout);
-        sisp_log(SISP_LOG_INFO, "listening on %s:%d, registration %s", o->host, port,
-                 o->cfg.registration == SISP_REG_INVITE ? "by invite" : "open");
+        sisp_log(SISP_LOG_INFO, "listening on %s:%d, registration %s; %s", o->host, port,
+                 o->cfg.registration == SISP_REG_INVITE ? "by invite" : "open",
+                 sisp_crypto_build());
         uv_signal_init(&loop, &sigint);
         uv_signal_init(&loop, &sigterm);
         uv_signal_start(&sigint, on_signal, SIGINT);
@@ -259,6 +262,9 @@ int main(int argc, char **argv) {
         int bad = 0;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("sispd 0.1\n%s\n", sisp_crypto_build());
             return 0;
         } else if (strcmp(a, "--verbose") == 0) {
             sisp_log_set_level(SISP_LOG_DEBUG);

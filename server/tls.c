@@ -6,6 +6,7 @@
  * shape) and asks the revocation callback. What it accepted is what sisp_tls_peer reports. */
 #include "tls.h"
 
+#include <sisp/crypto.h>
 #include <sisp/error.h>
 
 #include <wolfssl/options.h>
@@ -195,6 +196,8 @@ int sisp_tls_ctx_new(const sisp_ca_t *ca, sisp_tls_revoked_cb revoked, void *arg
              wolfSSL_CTX_load_verify_buffer(c->ctx, root.ptr, (long)root.len,
                                             WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
              wolfSSL_CTX_set_groups(c->ctx, groups, 2) == WOLFSSL_SUCCESS &&
+             /* The server's order decides (wolfSSL's default); see sisp_tls13_suites. */
+             wolfSSL_CTX_set_cipher_list(c->ctx, sisp_tls13_suites()) == WOLFSSL_SUCCESS &&
              wolfSSL_CTX_no_ticket_TLSv13(c->ctx) == 0;
     if (ok) {
         /* Ask for a client certificate and verify it when sent, but let a client without one

@@ -457,7 +457,7 @@ int main(int argc, char **argv) {
             return 0;
         }
         if (strcmp(o, "--version") == 0) {
-            puts(SISP_CLIENT_SOFTWARE);
+            printf("%s\n%s\n", SISP_CLIENT_SOFTWARE, sisp_crypto_build());
             return 0;
         }
         if (i + 1 >= argc) {

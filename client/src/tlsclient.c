@@ -1,5 +1,6 @@
 /* The client's TLS 1.3 connection to sispd: see tlsclient.h. */
 #define _DEFAULT_SOURCE
+#include <sisp/crypto.h>
 #include <sisp/error.h>
 #include <sisp/tlsclient.h>
 
@@ -128,7 +129,8 @@ static int setup_ctx(sisp_tlsc_t *t, const sisp_tlsc_opts_t *o) {
     if (t->ctx == NULL)
         return SISP_ENOMEM;
     int groups[] = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1};
-    if (wolfSSL_CTX_set_groups(t->ctx, groups, 2) != WOLFSSL_SUCCESS)
+    if (wolfSSL_CTX_set_groups(t->ctx, groups, 2) != WOLFSSL_SUCCESS ||
+        wolfSSL_CTX_set_cipher_list(t->ctx, sisp_tls13_suites()) != WOLFSSL_SUCCESS)
         return SISP_ECRYPTO;
     if (o->ca != NULL) {
         if (o->ca_len > INT_MAX ||

@@ -18,6 +18,17 @@
 #define SISP_DOMAIN_X25519 "SISP-X25519-KEY-1"
 #define SISP_DOMAIN_GRANT "SISP-GRANT-1"
 
+/* The wolfSSL build linked in, for version lines and benchmark headers, e.g.
+ * "wolfSSL 5.5.4, accelerated (AES-NI, AVX2, SP x86-64 assembly)". Static string. */
+const char *sisp_crypto_build(void);
+/* 1 when the linked wolfSSL has the x86-64 assembly (cmake/wolfssl.cmake), 0 when not. */
+int sisp_crypto_accelerated(void);
+/* TLS 1.3 cipher suites in sisp's order of preference for the linked build, in wolfSSL's
+ * list syntax, for wolfSSL_CTX_set_cipher_list on both sides. Measured (docs/BENCHMARKS.md):
+ * with AES-NI, AES-GCM runs 2.7x faster than ChaCha20-Poly1305 and leads; without assembly
+ * ChaCha20-Poly1305 runs 2.9x faster than AES-GCM and leads. */
+const char *sisp_tls13_suites(void);
+
 /* A random generator (wolfCrypt's Hash-DRBG, seeded from the OS). Caller-allocated;
  * sisp_rng_init before use, sisp_rng_free after. Not thread-safe: one per thread. */
 typedef struct {
