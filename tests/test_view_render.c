@@ -3,7 +3,8 @@
  * the same path sisp-view uses (decode worker -> SDL user event -> textures); frames are
  * read back with SDL_RenderReadPixels and compared with the source pixels, at 1:1 (exact),
  * after panning and dragging (exact), fitted and zoomed (colours), tiled with a forced tiny
- * maximum texture size (exact), and for errors, the overlay's verified mark, alpha,
+ * maximum texture size (exact), a large image's first frame drawn from its preview and its
+ * full resolution uploaded afterwards, and for errors, the overlay's verified mark, alpha,
  * navigation, stale results and a watched directory. */
 #include "sisp/error.h"
 #include "sisp/gallery.h"
@@ -12,6 +13,7 @@
 #include "view_fixture.h"
 
 #include <SDL.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,12 +80,17 @@ static const uint8_t *at(const uint8_t *frame, int x, int y) {
     return frame + ((size_t)y * WIN_W + (size_t)x) * 4;
 }
 
-/* At 1:1 every output pixel is the source pixel at (x - off_x, y - off_y), or the
- * background outside the image. Counts mismatches. */
-static int compare_one_to_one(const sisp_view_t *v, int img_w, int img_h) {
+typedef void (*pixel_fn)(int x, int y, int w, int h, uint8_t out[4]);
+
+/* At 1:1 every output pixel is the source pixel at (x - off_x, y - off_y), or the background
+ * outside the image. The offset may be fractional after a zoom: `rounded` rounds it as
+ * sisp_viewport_map_rect rounds edges, else it is truncated. Counts mismatches. */
+static int compare_1to1(const sisp_view_t *v, int img_w, int img_h, pixel_fn pixel, int rounded) {
     const sisp_viewport_t *vp = sisp_view_viewport(v);
     uint8_t *frame = read_frame();
-    int bad = 0, ox = (int)vp->off_x, oy = (int)vp->off_y;
+    int bad = 0;
+    int ox = rounded ? (int)floor(vp->off_x + 0.5) : (int)vp->off_x;
+    int oy = rounded ? (int)floor(vp->off_y + 0.5) : (int)vp->off_y;
     CHECK(vp->scale == 1.0);
     for (int y = 0; y < WIN_H; y++) {
         for (int x = 0; x < WIN_W; x++) {
@@ -91,17 +98,18 @@ static int compare_one_to_one(const sisp_view_t *v, int img_w, int img_h) {
             uint8_t want[4] = {BG, BG, BG, 255};
             int ix = x - ox, iy = y - oy;
             if (ix >= 0 && iy >= 0 && ix < img_w && iy < img_h)
-                tview_pattern_pixel(ix, iy, img_w, img_h, want);
-            if (memcmp(got, want, 3) != 0) {
-                if (bad < 5)
-                    fprintf(stderr, "  (%d,%d): got %d,%d,%d want %d,%d,%d\n", x, y, got[0], got[1],
-                            got[2], want[0], want[1], want[2]);
-                bad++;
-            }
+                pixel(ix, iy, img_w, img_h, want);
+            if (memcmp(got, want, 3) != 0 && bad++ < 5)
+                fprintf(stderr, "  (%d,%d): got %d,%d,%d want %d,%d,%d\n", x, y, got[0], got[1],
+                        got[2], want[0], want[1], want[2]);
         }
     }
     free(frame);
     return bad;
+}
+
+static int compare_one_to_one(const sisp_view_t *v, int img_w, int img_h) {
+    return compare_1to1(v, img_w, img_h, tview_pattern_pixel, 0);
 }
 
 /* The colour at output (x, y) is within tol of the quadrant base colour of the image
@@ -279,6 +287,172 @@ static void test_large_pan_zoom(void) {
         CHECK(vp->scale == 0.5);
         key(v, SDLK_q, 0);
         CHECK(sisp_view_quit_requested(v));
+        sisp_view_destroy(v);
+    }
+}
+
+/* ---- the preview of a large image ---- */
+
+#define SQ 90 /* the checker image's squares, in image pixels */
+
+/* The checker image: squares of SQ pixels, each a colour of its own that differs from its
+ * neighbours' by at least 73 on every channel, plus a one-pixel dither of 0 or 6 that only
+ * full resolution shows. */
+static void checker_pixel(int x, int y, uint8_t out[4]) {
+    int sx = x / SQ, sy = y / SQ, d = ((x + y) & 1) * 6;
+    out[0] = (uint8_t)(30 + (sx * 73 + sy * 151) % 180 + d);
+    out[1] = (uint8_t)(30 + (sx * 41 + sy * 89) % 180 + d);
+    out[2] = (uint8_t)(30 + (sx * 113 + sy * 37) % 180 + d);
+    out[3] = 255;
+}
+
+static void write_checker_png(const char *name, int w, int h) {
+    uint8_t *px = malloc((size_t)w * (size_t)h * 4);
+    char p[512];
+    if (!px)
+        abort();
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            checker_pixel(x, y, px + ((size_t)y * (size_t)w + (size_t)x) * 4);
+    path_in(p, sizeof(p), name);
+    CHECK_INT(tview_write_png(p, px, w, h), 0);
+    free(px);
+}
+
+/* Compares the frame with the checker image under the current viewport, at any scale:
+ * output pixels outside the image are the background, exactly; those whose image footprint,
+ * widened by what filtering may blend in (half a texture pixel of a preview at 1/factor of
+ * the image, half an output pixel of edge rounding), lies inside one square show that
+ * square's colour (the dither averages to 0..6). Others (square edges) are skipped, so a
+ * shift of more than about one output pixel fails. Returns the mismatches; *checked counts
+ * the pixels compared. */
+static int compare_checker(const sisp_view_t *v, int img_w, int img_h, int factor, int *checked) {
+    const sisp_viewport_t *vp = sisp_view_viewport(v);
+    uint8_t *frame = read_frame();
+    double s = vp->scale, m = 0.5 * factor + 0.5 / s;
+    int bad = 0;
+    *checked = 0;
+    for (int y = 0; y < WIN_H; y++) {
+        for (int x = 0; x < WIN_W; x++) {
+            const uint8_t *got = at(frame, x, y);
+            double ix0 = (x - vp->off_x) / s, ix1 = (x + 1 - vp->off_x) / s;
+            double iy0 = (y - vp->off_y) / s, iy1 = (y + 1 - vp->off_y) / s;
+            uint8_t want[4];
+            int outside = ix1 <= -1.0 / s || iy1 <= -1.0 / s || ix0 >= img_w + 1.0 / s ||
+                          iy0 >= img_h + 1.0 / s;
+            if (outside) {
+                (*checked)++;
+                if (got[0] != BG || got[1] != BG || got[2] != BG) {
+                    if (bad++ < 5)
+                        fprintf(stderr, "  (%d,%d) outside the image: got %d,%d,%d\n", x, y, got[0],
+                                got[1], got[2]);
+                }
+                continue;
+            }
+            if (ix0 - m < 0 || iy0 - m < 0 || ix1 + m > img_w || iy1 + m > img_h)
+                continue;
+            if ((int)(ix0 - m) / SQ != (int)(ix1 + m) / SQ ||
+                (int)(iy0 - m) / SQ != (int)(iy1 + m) / SQ)
+                continue;
+            (*checked)++;
+            checker_pixel(((int)ix0 / SQ) * SQ, ((int)iy0 / SQ) * SQ, want); /* dither 0 */
+            for (int c = 0; c < 3; c++) {
+                if (got[c] < want[c] - 2 || got[c] > want[c] + 8) {
+                    if (bad++ < 5)
+                        fprintf(stderr,
+                                "  (%d,%d) image (%.0f,%.0f) at %.3f: got %d,%d,%d want "
+                                "%d,%d,%d + 0..6\n",
+                                x, y, ix0, iy0, s, got[0], got[1], got[2], want[0], want[1],
+                                want[2]);
+                    break;
+                }
+            }
+        }
+    }
+    free(frame);
+    return bad;
+}
+
+/* At 1:1 every output pixel is the checker image's, exactly (the dither too). */
+static void checker_pixel_wh(int x, int y, int w, int h, uint8_t out[4]) {
+    (void)w;
+    (void)h;
+    checker_pixel(x, y, out);
+}
+
+static int compare_checker_one_to_one(const sisp_view_t *v, int img_w, int img_h) {
+    return compare_1to1(v, img_w, img_h, checker_pixel_wh, 1);
+}
+
+/* A large image: the first frame draws the box-filtered preview with no full-resolution
+ * tile uploaded yet, and shows the right colours everywhere (no blank or shifted part);
+ * 1:1 uploads the tiles it shows and matches the source pixel for pixel; zooming out
+ * past the preview's resolution draws full-resolution tiles; idle pumps upload the rest;
+ * fit goes back to the preview, and zooming in just past it to the tiles. Tiled and not. */
+static void test_preview(void) {
+    enum { W = 1803, H = 1101, FACTOR = 5 }; /* fit 320 / 1803: preview 361 x 221 */
+    static const int edges[] = {0, 64};
+    const char *names[] = {"checker.png"};
+    write_checker_png("checker.png", W, H);
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        sisp_view_t *v = open_view(names, 1, edges[i]);
+        const sisp_viewport_t *vp;
+        int tiles, checked = 0, pending;
+        if (!v)
+            continue;
+        vp = sisp_view_viewport(v);
+        tiles = sisp_view_tile_count(v);
+        CHECK_INT(sisp_view_state(v), SISP_VIEW_SHOWN);
+        CHECK_INT(tiles, edges[i] ? 29 * 18 : 2 * 2); /* full-resolution tiles: 1024 at most */
+        CHECK(vp->scale > 0.1774 && vp->scale < 0.1775);
+        CHECK_INT(vp->off_y, 22);
+        CHECK_INT(sisp_view_preview_shown(v), 1);
+        CHECK_INT(sisp_view_tiles_pending(v), tiles); /* none uploaded for the first frame */
+        CHECK_INT(compare_checker(v, W, H, FACTOR, &checked), 0);
+        CHECK(checked > WIN_W * WIN_H / 4);
+
+        /* 1:1: the tiles in view are uploaded before the frame, and show every pixel. */
+        key(v, SDLK_1, 0);
+        sisp_view_render(v);
+        CHECK_INT(sisp_view_preview_shown(v), 0);
+        CHECK_INT(compare_checker_one_to_one(v, W, H), 0);
+        pending = sisp_view_tiles_pending(v);
+        CHECK_INT(pending, edges[i] ? tiles - 6 * 5 : 2); /* image x 741..1061, y 432..672 */
+
+        /* 80 %: more tiles come into view. */
+        key(v, SDLK_MINUS, 0);
+        sisp_view_render(v);
+        CHECK(vp->scale == 0.8);
+        CHECK_INT(sisp_view_preview_shown(v), 0);
+        CHECK(sisp_view_tiles_pending(v) <= pending);
+        CHECK_INT(compare_checker(v, W, H, FACTOR, &checked), 0);
+        CHECK(checked > WIN_W * WIN_H / 4);
+
+        /* Idle pumps upload the rest, one tile each. */
+        for (int n = 0; n < tiles + 10 && sisp_view_tiles_pending(v) > 0; n++)
+            sisp_view_pump(v, 0);
+        CHECK_INT(sisp_view_tiles_pending(v), 0);
+
+        /* Fit: the preview again. One wheel notch in (x1.25): past its resolution. */
+        key(v, SDLK_0, 0);
+        sisp_view_render(v);
+        CHECK_INT(sisp_view_preview_shown(v), 1);
+        CHECK_INT(compare_checker(v, W, H, FACTOR, &checked), 0);
+        CHECK(checked > WIN_W * WIN_H / 4);
+        {
+            SDL_Event ev;
+            SDL_zero(ev);
+            ev.type = SDL_MOUSEWHEEL;
+            ev.wheel.y = 1;
+            ev.wheel.mouseX = WIN_W / 2;
+            ev.wheel.mouseY = WIN_H / 2;
+            sisp_view_handle_event(v, &ev);
+        }
+        sisp_view_render(v);
+        CHECK(vp->scale > 0.2);
+        CHECK_INT(sisp_view_preview_shown(v), 0);
+        CHECK_INT(compare_checker(v, W, H, FACTOR, &checked), 0);
+        CHECK(checked > WIN_W * WIN_H / 4);
         sisp_view_destroy(v);
     }
 }
@@ -516,6 +690,7 @@ int main(void) {
     }
     test_one_to_one_exact();
     test_large_pan_zoom();
+    test_preview();
     test_error_shown();
     test_navigation();
     test_overlay();

@@ -1,5 +1,6 @@
 # sisp-view: the SDL2 desktop viewer, its SDL-free parts as libraries, and their tests.
-#   sispview_base  viewport math, the FILE.info sidecar parser, capped file reads (pure)
+#   sispview_base  viewport math, the FILE.info sidecar parser, capped file reads, the
+#                  preview's box filter (pure)
 #   sispview       gallery (directory scan and sort), inotify watcher, decode worker
 #   sispview_sdl   textures and tiling, overlay text, the application core (SDL)
 #   sisp-view      the command line and SDL start-up
@@ -9,7 +10,7 @@ pkg_check_modules(SISPVIEW_SDL2 REQUIRED IMPORTED_TARGET sdl2)
 # overlay needs neither a font file nor another package.
 find_library(SISPVIEW_SDL2_TEST NAMES SDL2_test REQUIRED)
 
-add_library(sispview_base STATIC src/viewport.c src/info.c src/readfile.c)
+add_library(sispview_base STATIC src/viewport.c src/info.c src/readfile.c src/downscale.c)
 target_include_directories(sispview_base PUBLIC include)
 target_link_libraries(sispview_base PUBLIC sisp PRIVATE sisp_warnings m)
 
@@ -40,6 +41,7 @@ function(sispview_test name)
 endfunction()
 
 sispview_test(test_viewport sispview_base)
+sispview_test(test_view_downscale sispview_base)
 sispview_test(test_view_info sispview_base sispview_testsupport)
 sispview_test(test_view_gallery sispview sispview_testsupport)
 # Offscreen: SDL's dummy video driver and a software renderer on a surface.

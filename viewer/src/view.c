@@ -1,10 +1,20 @@
 /* sisp-view's application core: events in, frames out, on the main thread. The decode
  * worker and the directory watcher talk to it only through SDL user events: a decode
  * result travels owned in the event's data1 and is dropped unless its generation is the
- * current one. See sisp/view.h. */
+ * current one. See sisp/view.h.
+ *
+ * A decoded image is kept, and uploaded as textures lazily: the first frame of an image
+ * shown at less than half size draws a box-filtered preview (sisp/downscale.h) with a little
+ * more than the fitted view's pixels; the full-resolution tiles are uploaded when a frame
+ * needs them (zoomed past what the preview holds: the visible tiles, before drawing) and,
+ * one per sisp_view_pump, when no event is waiting. The decoded pixels are freed after the
+ * last tile. Uploading the whole image before the first frame cost a second image-sized
+ * buffer, allocated and filled, between the decode and the first frame (docs/BENCHMARKS.md,
+ * "Viewer: time to first frame"). */
 #include "sisp/view.h"
 
 #include "font.h"
+#include "sisp/downscale.h"
 #include "sisp/error.h"
 #include "sisp/info.h"
 #include "sisp/loader.h"
@@ -24,6 +34,7 @@
 #define MARGIN 8
 #define PAD 6
 #define OVERLAY_LINES 12
+#define FULL_TILE_EDGE 1024 /* full-resolution tiles: what a zoom or an idle step uploads */
 
 static const SDL_Color col_bg = {32, 32, 32, 255};
 static const SDL_Color col_text = {230, 230, 230, 255};
@@ -55,8 +66,11 @@ struct sisp_view {
     sisp_view_state_t state;
     Uint32 load_started;
     int loading_shown;
-    sisp_tiles_t tiles;
-    int have_image; /* tiles hold an image (the previous one while the next loads) */
+    sisp_tiles_t tiles;   /* full resolution, uploaded lazily from pixels */
+    sisp_tiles_t preview; /* box-filtered, drawn while it has enough pixels; may be empty */
+    sisp_image_t pixels;  /* the decoded image until every tile is uploaded, then empty */
+    int have_image;       /* an image to draw (the previous one while the next loads) */
+    int preview_shown;    /* the last frame drew the preview */
     uint64_t file_size;
     int info_err;
     sisp_info_t info;
@@ -151,7 +165,85 @@ __attribute__((format(printf, 2, 3))) static void show_error(sisp_view_t *v, con
 
 static void drop_image(sisp_view_t *v) {
     sisp_tiles_free(&v->tiles);
+    sisp_tiles_free(&v->preview);
+    sisp_image_free(&v->pixels);
     v->have_image = 0;
+    v->preview_shown = 0;
+}
+
+/* The preview: the image box-filtered to pw x ph, uploaded. Best effort: without it the
+ * full-resolution tiles are drawn. */
+static void make_preview(sisp_view_t *v, uint32_t pw, uint32_t ph, int edge) {
+    const sisp_image_t *img = &v->pixels;
+    sisp_image_t small;
+    memset(&small, 0, sizeof(small));
+    small.width = pw;
+    small.height = ph;
+    small.pixels = malloc((size_t)pw * ph * 4);
+    if (small.pixels &&
+        sisp_downscale_box(img->pixels, img->width, img->height, (size_t)img->width * 4,
+                           small.pixels, pw, ph) == 0 &&
+        sisp_tiles_upload(&v->preview, v->ren, &small, edge) == 0)
+        sisp_tiles_stand_for(&v->preview, img->width, img->height);
+    free(small.pixels);
+}
+
+/* Takes img's pixels (img is left empty), lays out the full-resolution tiles, fits the
+ * viewport, and makes the preview when the image is shown at less than half size. 0, or
+ * sisp_tiles_layout's error (img untouched). */
+static int take_image(sisp_view_t *v, sisp_image_t *img) {
+    int edge = sisp_tiles_edge(v->ren, v->opts.max_texture);
+    uint32_t pw, ph;
+    int err = sisp_tiles_layout(&v->tiles, img->width, img->height,
+                                edge < FULL_TILE_EDGE ? edge : FULL_TILE_EDGE);
+    if (err != 0)
+        return err;
+    v->pixels = *img;
+    memset(img, 0, sizeof(*img));
+    sisp_viewport_init(&v->vp, v->pixels.width, v->pixels.height, v->out_w, v->out_h);
+    if (sisp_downscale_preview_size(v->pixels.width, v->pixels.height, v->vp.scale, &pw, &ph))
+        make_preview(v, pw, ph, edge);
+    return 0;
+}
+
+/* 1 if the preview has at least one pixel per output pixel at the current scale. */
+static int preview_enough(const sisp_view_t *v) {
+    const sisp_tiles_t *p = &v->preview;
+    return p->tex && v->vp.scale * p->img_w <= p->w * (1.0 + 1e-9) &&
+           v->vp.scale * p->img_h <= p->h * (1.0 + 1e-9);
+}
+
+static void release_pixels_when_uploaded(sisp_view_t *v) {
+    if (v->tiles.missing == 0)
+        sisp_image_free(&v->pixels);
+}
+
+/* Uploads the full-resolution tiles the next frame shows, unless it draws the preview.
+ * On failure the error replaces the image. */
+static void fill_visible(sisp_view_t *v) {
+    if (!v->have_image || v->tiles.missing == 0 || preview_enough(v))
+        return;
+    if (sisp_tiles_fill_visible(&v->tiles, v->ren, &v->pixels, &v->vp, v->out_w, v->out_h) != 0) {
+        show_error(v, "%s", SDL_GetError());
+        drop_image(v);
+        return;
+    }
+    release_pixels_when_uploaded(v);
+}
+
+/* Full-resolution tiles wait to be uploaded in idle time (not while the next image loads:
+ * this one is about to go). */
+static int uploads_pending(const sisp_view_t *v) {
+    return v->have_image && v->state == SISP_VIEW_SHOWN && v->tiles.missing > 0;
+}
+
+static void upload_step(sisp_view_t *v) {
+    if (sisp_tiles_upload_next(&v->tiles, v->ren, &v->pixels) < 0) {
+        show_error(v, "%s", SDL_GetError());
+        drop_image(v);
+        return;
+    }
+    release_pixels_when_uploaded(v);
 }
 
 static void request_current(sisp_view_t *v) {
@@ -218,17 +310,15 @@ static void apply_result(sisp_view_t *v, sisp_load_result_t *res) {
         sisp_load_result_free(res);
         return;
     }
-    err = sisp_tiles_upload(&v->tiles, v->ren, &res->image,
-                            sisp_tiles_edge(v->ren, v->opts.max_texture));
+    err = take_image(v, &res->image);
     if (err != 0) {
-        show_error(v, "%s", err == SISP_EIO ? SDL_GetError() : sisp_strerror(err));
+        show_error(v, "%s", sisp_strerror(err));
     } else {
         v->have_image = 1;
-        sisp_viewport_init(&v->vp, res->image.width, res->image.height, v->out_w, v->out_h);
         v->state = SISP_VIEW_SHOWN;
         mark_dirty(v);
     }
-    sisp_load_result_free(res); /* the pixels now live in the textures */
+    sisp_load_result_free(res); /* the pixels, if taken, now belong to the view */
 }
 
 static void rescan(sisp_view_t *v) {
@@ -715,11 +805,15 @@ int sisp_view_render(sisp_view_t *v) {
     }
     if (!v->dirty)
         return 0;
+    fill_visible(v);
     v->dirty = 0;
     SDL_SetRenderDrawBlendMode(v->ren, SDL_BLENDMODE_NONE);
     SDL_SetRenderDrawColor(v->ren, col_bg.r, col_bg.g, col_bg.b, col_bg.a);
     SDL_RenderClear(v->ren);
-    if (v->have_image)
+    v->preview_shown = v->have_image && preview_enough(v);
+    if (v->preview_shown)
+        sisp_tiles_draw(&v->preview, v->ren, &v->vp, v->out_w, v->out_h);
+    else if (v->have_image)
         sisp_tiles_draw(&v->tiles, v->ren, &v->vp, v->out_w, v->out_h);
     if (v->state == SISP_VIEW_SHOWN && v->overlay)
         draw_overlay(v);
@@ -732,15 +826,22 @@ int sisp_view_render(sisp_view_t *v) {
 
 void sisp_view_pump(sisp_view_t *v, int timeout_ms) {
     SDL_Event ev;
-    if (timeout_ms < 0) {
-        timeout_ms = IDLE_WAIT_MS;
-        if (v->state == SISP_VIEW_LOADING && !v->loading_shown) {
-            Uint32 spent = SDL_GetTicks() - v->load_started;
-            timeout_ms = spent >= LOADING_DELAY_MS ? 0 : (int)(LOADING_DELAY_MS - spent);
+    if (uploads_pending(v)) {
+        if (!SDL_PollEvent(&ev)) { /* idle: one more tile, without waiting */
+            upload_step(v);
+            return;
         }
+    } else {
+        if (timeout_ms < 0) {
+            timeout_ms = IDLE_WAIT_MS;
+            if (v->state == SISP_VIEW_LOADING && !v->loading_shown) {
+                Uint32 spent = SDL_GetTicks() - v->load_started;
+                timeout_ms = spent >= LOADING_DELAY_MS ? 0 : (int)(LOADING_DELAY_MS - spent);
+            }
+        }
+        if (!SDL_WaitEventTimeout(&ev, timeout_ms))
+            return;
     }
-    if (!SDL_WaitEventTimeout(&ev, timeout_ms))
-        return;
     do {
         sisp_view_handle_event(v, &ev);
     } while (SDL_PollEvent(&ev));
@@ -812,7 +913,7 @@ void sisp_view_destroy(sisp_view_t *v) {
         if (ev.type == v->ev_base + EV_LOADED)
             sisp_load_result_free(ev.user.data1);
     }
-    sisp_tiles_free(&v->tiles);
+    drop_image(v);
     sisp_font_release();
     sisp_gallery_free(&v->gallery);
     free(v->cur_path);
@@ -841,6 +942,14 @@ size_t sisp_view_count(const sisp_view_t *v) {
 
 int sisp_view_tile_count(const sisp_view_t *v) {
     return v->tiles.cols * v->tiles.rows;
+}
+
+int sisp_view_tiles_pending(const sisp_view_t *v) {
+    return v->tiles.missing;
+}
+
+int sisp_view_preview_shown(const sisp_view_t *v) {
+    return v->preview_shown;
 }
 
 const char *sisp_view_title(const sisp_view_t *v) {

@@ -12,6 +12,12 @@
  *   i                 info overlay on/off   r                    reload from disk
  *   (* Left/Right pan when the image is wider than the window, else change image.)
  * Mouse: wheel zooms at the cursor; left-button drag pans; double-click toggles fullscreen.
+ *
+ * Textures: the first frame of a large image (shown at less than half size) draws a
+ * box-filtered preview with at least the fitted view's pixels; the full-resolution tiles
+ * are uploaded when a frame needs them (by sisp_view_render, before drawing) or one at a
+ * time by sisp_view_pump when no event waits. A frame never shows fewer image pixels than
+ * the output has, and never a missing tile.
  */
 #ifndef SISP_VIEW_H
 #define SISP_VIEW_H
@@ -59,7 +65,8 @@ void sisp_view_destroy(sisp_view_t *v);
 void sisp_view_handle_event(sisp_view_t *v, const SDL_Event *ev);
 
 /* Waits up to timeout_ms (-1: until the next deadline) for events and handles all that
- * are queued. */
+ * are queued. While full-resolution tiles of the image shown wait to be uploaded it does not
+ * wait: it handles the queued events or, when there are none, uploads one tile. */
 void sisp_view_pump(sisp_view_t *v, int timeout_ms);
 
 /* Draws and presents a frame if anything changed; 1 if it drew. Saves the --screenshot. */
@@ -74,7 +81,9 @@ sisp_view_state_t sisp_view_state(const sisp_view_t *v);
 const sisp_viewport_t *sisp_view_viewport(const sisp_view_t *v);
 size_t sisp_view_index(const sisp_view_t *v);
 size_t sisp_view_count(const sisp_view_t *v);
-int sisp_view_tile_count(const sisp_view_t *v);
+int sisp_view_tile_count(const sisp_view_t *v);      /* full-resolution tiles */
+int sisp_view_tiles_pending(const sisp_view_t *v);   /* of those, not uploaded yet */
+int sisp_view_preview_shown(const sisp_view_t *v);   /* the last frame drew the preview */
 const char *sisp_view_title(const sisp_view_t *v);   /* as set on the window */
 const char *sisp_view_message(const sisp_view_t *v); /* error or status text, "" if none */
 
