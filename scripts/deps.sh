@@ -7,14 +7,14 @@ set -eu
 # xvfb: the viewer's test in a real X window (test_view_xvfb).
 # valgrind: test_client's leak check of register, post and download (gcc build).
 # libreadline-dev: the sisp shell's line editing (readline's callback interface).
-# libnettle-dev: SHA-256 with the CPU's SHA extensions (protocol/src/crypto.c).
+# nettle-dev: SHA-256 with the CPU's SHA extensions (protocol/src/crypto.c).
 # autoconf, automake, libtool, dpkg-dev: scripts/wolfssl-build.sh builds Debian's wolfssl source
 #   package with its assembly (dpkg-source, dpkg-buildflags, autoreconf).
 # openssl: its s_client is the second, independent client of tests/test_tls_matrix.
 PACKAGES="
   cmake make gcc libc6-dev pkg-config
   clang libclang-rt-14-dev clang-format
-  libuv1-dev libwolfssl-dev libsqlite3-dev libnettle-dev
+  libuv1-dev libwolfssl-dev libsqlite3-dev nettle-dev
   autoconf automake libtool dpkg-dev
   libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev libsdl2-dev zlib1g-dev
   libreadline-dev
