@@ -79,8 +79,7 @@ typedef struct {
     sisp_server_t *srv;
     char group[SISP_GROUPNAME_MAX + 1];
     sisp_buf_t frame;
-    char (*members)[SISP_USERNAME_MAX + 1];
-    size_t n_members, cap;
+    sisp_members_t members;
 } fanout_job_t;
 
 static void submit(sisp_server_t *srv, sisp_job_t *job);
@@ -518,47 +517,36 @@ static void env_notify_user(sisp_env_t *env, const char *user, const uint8_t *f,
     push_to_user(env->data, user, f, n);
 }
 
-static void fanout_member(void *arg, const char *user, int pending) {
-    fanout_job_t *j = arg;
-    (void)pending;
-    if (j->n_members == j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 64;
-        void *p = realloc(j->members, cap * sizeof *j->members);
-        if (p == NULL)
-            return;
-        j->members = p;
-        j->cap = cap;
-    }
-    snprintf(j->members[j->n_members++], SISP_USERNAME_MAX + 1, "%s", user);
-}
-
 static void fanout_run(sisp_job_t *job, sisp_store_t *st) {
     fanout_job_t *j = (fanout_job_t *)job;
-    job->rc = sisp_store_members(st, j->group, fanout_member, j);
+    job->rc = sisp_store_members(st, j->group, sisp_members_add, &j->members);
 }
 
-static int cmp_name(const void *a, const void *b) {
-    return strcmp(a, b);
+static void push_to_members(sisp_server_t *srv, sisp_members_t *m, const uint8_t *f, size_t n) {
+    sisp_members_sort(m);
+    for (conn_t *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        const char *u = c->sess ? sisp_session_user(c->sess) : NULL;
+        if (u != NULL && sisp_members_has(m, u)) {
+            sisp_session_push(c->sess, f, n);
+            flush(c);
+        }
+    }
 }
 
 static void fanout_done(sisp_job_t *job) {
     fanout_job_t *j = (fanout_job_t *)job;
-    sisp_server_t *srv = j->srv;
-    if (job->rc == 0 && j->n_members > 0) {
-        qsort(j->members, j->n_members, sizeof *j->members, cmp_name);
-        for (conn_t *c = srv->conns, *next; c; c = next) {
-            next = c->next;
-            const char *u = c->sess ? sisp_session_user(c->sess) : NULL;
-            if (u != NULL &&
-                bsearch(u, j->members, j->n_members, sizeof *j->members, cmp_name) != NULL) {
-                sisp_session_push(c->sess, j->frame.data, j->frame.len);
-                flush(c);
-            }
-        }
-    }
+    if (job->rc == 0)
+        push_to_members(j->srv, &j->members, j->frame.data, j->frame.len);
     sisp_buf_free(&j->frame);
-    free(j->members);
+    sisp_members_free(&j->members);
     free(j);
+}
+
+static void env_notify_members(sisp_env_t *env, const char *group, sisp_members_t *m,
+                               const uint8_t *f, size_t n) {
+    (void)group;
+    push_to_members(env->data, m, f, n);
 }
 
 static void env_notify_group(sisp_env_t *env, const char *group, const uint8_t *f, size_t n) {
@@ -714,6 +702,7 @@ int sisp_server_start(uv_loop_t *loop, const sisp_net_cfg_t *net, const sisp_ser
     srv->env.submit = env_submit;
     srv->env.notify_group = env_notify_group;
     srv->env.notify_user = env_notify_user;
+    srv->env.notify_members = env_notify_members;
     srv->env.register_allowed = env_register_allowed;
     srv->env.now = env_now;
     srv->env.wake = env_wake;

@@ -45,6 +45,9 @@ struct sisp_env {
     void (*submit)(sisp_env_t *env, sisp_job_t *job);
     /* Sends an encoded frame to every connection of every member of group (skip_conn: none). */
     void (*notify_group)(sisp_env_t *env, const char *group, const uint8_t *frame, size_t len);
+    /* The same, with the members already listed (sorted here) by a job on the store thread. */
+    void (*notify_members)(sisp_env_t *env, const char *group, sisp_members_t *members,
+                           const uint8_t *frame, size_t len);
     /* Sends an encoded frame to every connection of user. */
     void (*notify_user)(sisp_env_t *env, const char *user, const uint8_t *frame, size_t len);
     /* 1 if another REGISTER from this address is allowed now. */

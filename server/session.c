@@ -49,6 +49,7 @@ typedef struct {
     int fd;
     int close_after; /* the reply is fatal: close once sent */
     sisp_image_rec_t *img;
+    sisp_members_t members; /* the group's, listed by a commit for its NOTIFY */
 } sjob_t;
 
 struct sisp_session {
@@ -179,6 +180,7 @@ static void release(sisp_session_t *s) {
     sisp_buf_free(&s->job.fanout);
     sisp_buf_free(&s->job.data);
     sisp_buf_free(&s->up.batch);
+    sisp_members_free(&s->job.members);
     free(s->job.pkt);
     free(s->job.img);
     free(s);
@@ -1055,6 +1057,11 @@ static void run_commit(sisp_job_t *base, sisp_store_t *st) {
     base->rc = rc;
     if (rc == 0)
         sisp_store_audit(st, s->user, "post", s->up.img.name);
+    /* The group's members, in the same job: the NOTIFY then goes out as soon as POSTED does,
+     * not after another trip through the store thread. */
+    sisp_members_free(&j->members);
+    if (rc == 0 && sisp_store_members(st, s->up.img.group, sisp_members_add, &j->members) != 0)
+        j->members.failed = 1;
 }
 
 static void on_post_end(sisp_session_t *s, const sisp_frame_t *f, const sisp_post_end_t *pe) {
@@ -1087,6 +1094,7 @@ static void on_post_committed(sisp_session_t *s, int quiet) {
     s->up.active = 0;
     s->up.blob.fd = -1; /* closed by the commit */
     if (rc != 0) {
+        sisp_members_free(&j->members);
         unlink(s->up.blob.tmp_path);
         if (!quiet)
             send_error_to(&s->out, j->stream, rc,
@@ -1104,8 +1112,13 @@ static void on_post_committed(sisp_session_t *s, int quiet) {
     sisp_notify_t n;
     image_info_of(img, &n);
     sisp_buf_reset(&j->fanout);
-    if (sisp_notify_encode(&j->fanout, 0, &n) == 0)
-        s->env->notify_group(s->env, img->group, j->fanout.data, j->fanout.len);
+    if (sisp_notify_encode(&j->fanout, 0, &n) == 0) {
+        if (!j->members.failed)
+            s->env->notify_members(s->env, img->group, &j->members, j->fanout.data, j->fanout.len);
+        else /* listing them failed: list them again */
+            s->env->notify_group(s->env, img->group, j->fanout.data, j->fanout.len);
+    }
+    sisp_members_free(&j->members);
 }
 
 /* ---- downloads ---- */

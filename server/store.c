@@ -1154,6 +1154,40 @@ int sisp_store_members(sisp_store_t *st, const char *group,
     return r.err ? r.err : rc == SQLITE_DONE ? 0 : sql_err(rc);
 }
 
+void sisp_members_add(void *members, const char *user, int pending) {
+    sisp_members_t *m = members;
+    (void)pending; /* pending members are members: told like the others */
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        void *p = realloc(m->names, cap * sizeof *m->names);
+        if (p == NULL) {
+            m->failed = 1;
+            return;
+        }
+        m->names = p;
+        m->cap = cap;
+    }
+    snprintf(m->names[m->n++], SISP_USERNAME_MAX + 1, "%s", user);
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(a, b);
+}
+
+void sisp_members_sort(sisp_members_t *m) {
+    if (m->n > 1)
+        qsort(m->names, m->n, sizeof *m->names, cmp_name);
+}
+
+int sisp_members_has(const sisp_members_t *m, const char *user) {
+    return m->n > 0 && bsearch(user, m->names, m->n, sizeof *m->names, cmp_name) != NULL;
+}
+
+void sisp_members_free(sisp_members_t *m) {
+    free(m->names);
+    memset(m, 0, sizeof *m);
+}
+
 int sisp_store_groups_of(sisp_store_t *st, const char *user,
                          void (*cb)(void *arg, const sisp_group_rec_t *g), void *arg) {
     int rc = ready(st);

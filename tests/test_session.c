@@ -1034,6 +1034,22 @@ static void test_upload(tenv_t *t, tenv_world_t *w, image_t *pic) {
     CHECK(!closing(&a));
     EXPECT_QUIET(&b);
 
+    /* A post to `family` (bob alone) is told to bob's connection and to no one else: the
+     * members come from the commit's own job. */
+    uint8_t fam_plain[200];
+    memcpy(fam_plain, t_png_1x1, sizeof t_png_1x1);
+    memset(fam_plain + sizeof t_png_1x1, 7, sizeof fam_plain - sizeof t_png_1x1);
+    image_t fam2;
+    image_make(&fam2, &w->bob.id, "bob", "fam2.png", "family", fam_plain, sizeof fam_plain, 1);
+    tenv_pushes_clear(t);
+    p = upload(&b, 405, &fam2);
+    CHECK(p && p->type == SISP_T_POSTED);
+    CHECK(tenv_push_find(t, TENV_PUSH_GROUP, "family", SISP_T_NOTIFY, NULL) != NULL);
+    p = EXPECT(&b, SISP_T_NOTIFY);
+    CHECK(p && sisp_slice_eq(p->u.notify.name, sisp_slice_str("fam2.png")));
+    EXPECT_QUIET(&a);
+    image_free(&fam2);
+
     conn_close(&a);
     conn_close(&b);
     image_free(&forged);

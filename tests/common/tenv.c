@@ -79,44 +79,38 @@ typedef struct {
     tenv_t *t;
     char group[SISP_GROUPNAME_MAX + 1];
     sisp_buf_t frame;
-    char (*members)[SISP_USERNAME_MAX + 1];
-    size_t n_members, cap;
+    sisp_members_t members;
 } fanout_t;
-
-static void fanout_member(void *arg, const char *user, int pending) {
-    fanout_t *f = arg;
-    (void)pending;
-    if (f->n_members == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        void *p = realloc(f->members, cap * sizeof *f->members);
-        if (p == NULL)
-            return;
-        f->members = p;
-        f->cap = cap;
-    }
-    snprintf(f->members[f->n_members++], SISP_USERNAME_MAX + 1, "%s", user);
-}
 
 static void fanout_run(sisp_job_t *job, sisp_store_t *st) {
     fanout_t *f = (fanout_t *)job;
-    job->rc = sisp_store_members(st, f->group, fanout_member, f);
+    job->rc = sisp_store_members(st, f->group, sisp_members_add, &f->members);
+}
+
+static void push_to_members(tenv_t *t, sisp_members_t *m, const uint8_t *frame, size_t len) {
+    sisp_members_sort(m);
+    for (size_t i = 0; i < t->n_attached; i++) {
+        const char *u = sisp_session_user(t->attached[i]);
+        if (u != NULL && sisp_members_has(m, u))
+            sisp_session_push(t->attached[i], frame, len);
+    }
 }
 
 static void fanout_done(sisp_job_t *job) {
     fanout_t *f = (fanout_t *)job;
-    tenv_t *t = f->t;
-    for (size_t i = 0; job->rc == 0 && i < t->n_attached; i++) {
-        const char *u = sisp_session_user(t->attached[i]);
-        for (size_t k = 0; u != NULL && k < f->n_members; k++) {
-            if (strcmp(u, f->members[k]) == 0) {
-                sisp_session_push(t->attached[i], f->frame.data, f->frame.len);
-                break;
-            }
-        }
-    }
+    if (job->rc == 0)
+        push_to_members(f->t, &f->members, f->frame.data, f->frame.len);
     sisp_buf_free(&f->frame);
-    free(f->members);
+    sisp_members_free(&f->members);
     free(f);
+}
+
+/* Like conn.c's: the members came with the commit, so the pushes go out at once. */
+static void env_notify_members(sisp_env_t *env, const char *group, sisp_members_t *m,
+                               const uint8_t *frame, size_t len) {
+    tenv_t *t = of(env);
+    record(t, TENV_PUSH_GROUP, group, frame, len);
+    push_to_members(t, m, frame, len);
 }
 
 static void env_notify_group(sisp_env_t *env, const char *group, const uint8_t *frame, size_t len) {
@@ -288,6 +282,7 @@ int tenv_open(tenv_t *t, const char *tmpdir) {
     t->env.submit = env_submit;
     t->env.notify_group = env_notify_group;
     t->env.notify_user = env_notify_user;
+    t->env.notify_members = env_notify_members;
     t->env.register_allowed = env_register_allowed;
     t->env.now = env_now;
     t->env.wake = env_wake;
