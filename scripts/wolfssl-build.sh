@@ -2,6 +2,7 @@
 # Builds wolfSSL with its x86-64 assembly into PREFIX, from Debian's own source package for the
 # installed libwolfssl-dev version, with Debian's patches and configure options plus:
 #   --enable-intelasm --enable-aesni --enable-sp --enable-sp-asm
+# and one limit, MAX_CHAIN_DEPTH=4 (below).
 # Debian's binary package is compiled without assembly (AES-GCM at a fortieth of what AES-NI
 # gives on the same CPU). The result is a static library only meant to be linked into sisp's
 # binaries: same SONAME as the system library but a different ABI, so no shared object of it
@@ -99,7 +100,11 @@ cd "$work/src"
 log="$work/build.log"
 export DEB_BUILD_MAINT_OPTIONS=hardening=+all
 cflags=$(dpkg-buildflags --get CFLAGS)
-cppflags=$(dpkg-buildflags --get CPPFLAGS)
+# One addition to Debian's configuration: certificate chains of at most 4 (sisp's are 2: a
+# user or the server, then the CA). Debian's build keeps room for two chains of 9 certificates
+# of 2 KiB in every connection's session (SESSION_CERTS, WOLFSSL_ALT_CERT_CHAINS): 37 KiB of
+# the 71 KiB an idle sispd connection cost; with 4 it is 16 KiB (docs/BENCHMARKS.md).
+cppflags="$(dpkg-buildflags --get CPPFLAGS) -DMAX_CHAIN_DEPTH=4"
 ldflags=$(dpkg-buildflags --get LDFLAGS)
 echo "wolfssl-build: building wolfssl $version with $debian_opts $extra (about a minute)"
 autoreconf -fi >"$log" 2>&1 || fail "autoreconf failed (see $log)"

@@ -73,9 +73,9 @@ struct sisp_session {
         uint64_t size, written;
         sisp_sha256_t hash;
         uint8_t want[SISP_SHA256_SIZE];
-        sisp_image_rec_t img;
-        sisp_buf_t batch; /* accepted DATA bytes not yet handed to a write job */
-        int failed;       /* refused while a write ran: abort once it is back */
+        sisp_image_rec_t *img; /* 9 KiB with its manifest: allocated by POST_BEGIN */
+        sisp_buf_t batch;      /* accepted DATA bytes not yet handed to a write job */
+        int failed;            /* refused while a write ran: abort once it is back */
     } up;
     struct {
         int active;
@@ -181,6 +181,7 @@ static void release(sisp_session_t *s) {
     sisp_buf_free(&s->job.data);
     sisp_buf_free(&s->up.batch);
     sisp_members_free(&s->job.members);
+    free(s->up.img);
     free(s->job.pkt);
     free(s->job.img);
     free(s);
@@ -940,16 +941,20 @@ static void on_post_begin(sisp_session_t *s, const sisp_frame_t *f, const uint8_
         s->failed_stream = f->stream;
         return;
     }
-    memset(&s->up.img, 0, sizeof s->up.img);
-    cstr(s->up.img.name, sizeof s->up.img.name, pb->name);
-    cstr(s->up.img.group, sizeof s->up.img.group, pb->group);
-    snprintf(s->up.img.owner, sizeof s->up.img.owner, "%s", s->user);
-    s->up.img.epoch = m.epoch;
-    s->up.img.size = pb->size;
-    memcpy(s->up.img.manifest, pb->manifest.ptr, pb->manifest.len);
-    s->up.img.manifest_len = pb->manifest.len;
-    memcpy(s->up.img.sig, pb->signature.ptr, pb->signature.len);
-    s->up.img.sig_len = pb->signature.len;
+    if (s->up.img == NULL && (s->up.img = malloc(sizeof *s->up.img)) == NULL) {
+        fail(s, f->stream, SISP_ENOMEM, SISP_T_POST_BEGIN);
+        return;
+    }
+    memset(s->up.img, 0, sizeof *s->up.img);
+    cstr(s->up.img->name, sizeof s->up.img->name, pb->name);
+    cstr(s->up.img->group, sizeof s->up.img->group, pb->group);
+    snprintf(s->up.img->owner, sizeof s->up.img->owner, "%s", s->user);
+    s->up.img->epoch = m.epoch;
+    s->up.img->size = pb->size;
+    memcpy(s->up.img->manifest, pb->manifest.ptr, pb->manifest.len);
+    s->up.img->manifest_len = pb->manifest.len;
+    memcpy(s->up.img->sig, pb->signature.ptr, pb->signature.len);
+    s->up.img->sig_len = pb->signature.len;
     memcpy(s->up.want, m.cipher_sha256.ptr, SISP_SHA256_SIZE);
     s->up.stream = f->stream;
     s->up.size = pb->size;
@@ -1053,14 +1058,14 @@ static void on_data(sisp_session_t *s, const sisp_frame_t *f, const sisp_data_t 
 static void run_commit(sisp_job_t *base, sisp_store_t *st) {
     sjob_t *j = (sjob_t *)base;
     sisp_session_t *s = j->s;
-    int rc = sisp_store_image_commit(st, &s->up.blob, &s->up.img);
+    int rc = sisp_store_image_commit(st, &s->up.blob, s->up.img);
     base->rc = rc;
     if (rc == 0)
-        sisp_store_audit(st, s->user, "post", s->up.img.name);
+        sisp_store_audit(st, s->user, "post", s->up.img->name);
     /* The group's members, in the same job: the NOTIFY then goes out as soon as POSTED does,
      * not after another trip through the store thread. */
     sisp_members_free(&j->members);
-    if (rc == 0 && sisp_store_members(st, s->up.img.group, sisp_members_add, &j->members) != 0)
+    if (rc == 0 && sisp_store_members(st, s->up.img->group, sisp_members_add, &j->members) != 0)
         j->members.failed = 1;
 }
 
@@ -1102,7 +1107,7 @@ static void on_post_committed(sisp_session_t *s, int quiet) {
                           SISP_T_POST_END);
         return;
     }
-    const sisp_image_rec_t *img = &s->up.img;
+    const sisp_image_rec_t *img = s->up.img;
     sisp_posted_t posted = {img->id, img->seq, sisp_slice_str(img->name),
                             sisp_slice_str(img->group), (uint64_t)img->posted_at};
     if (!quiet && sisp_posted_encode(&s->out, j->stream, &posted) != 0)
@@ -1334,8 +1339,13 @@ static void pump(sisp_session_t *s) {
         sisp_buf_free(&s->job.fanout);
         if (!s->down.active)
             sisp_buf_free(&s->job.data);
-        if (!s->up.active)
+        if (!s->up.active) {
             sisp_buf_free(&s->up.batch);
+            free(s->up.img);
+            s->up.img = NULL;
+        }
+        free(s->job.img); /* a download's record: its state is in s->down once open */
+        s->job.img = NULL;
     }
 }
 
