@@ -10,5 +10,6 @@ void sisp_server_cfg_default(sisp_server_cfg_t *cfg) {
     cfg->cert_days = 825;
     cfg->register_per_min = 10;
     cfg->push_queue_bytes = 4u * 1024u * 1024u;
+    cfg->push_queue_count = 4096;
     cfg->chunk = SISP_CHUNK_DEFAULT;
 }

@@ -50,6 +50,7 @@ static void usage(FILE *f) {
            "                          an upload is under way (default 1024; 0 = none)\n"
            "  --rate-window S         seconds the minimum rate is averaged over (default 20)\n"
            "  --push-queue BYTES      output a slow client may queue before it is dropped\n"
+           "  --push-count N          notifications it may queue before it is dropped (4096)\n"
            "                          (default 4 MiB)\n"
            "  --verbose               debug logging\n");
 }
@@ -311,6 +312,9 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--push-queue") == 0) {
             bad = parse_u64(v, &n) || n < 4096;
             o.cfg.push_queue_bytes = (size_t)n;
+        } else if (strcmp(a, "--push-count") == 0) {
+            bad = parse_u64(v, &n) || n < 16 || n > 1000000;
+            o.cfg.push_queue_count = (size_t)n;
         } else {
             fprintf(stderr, "sispd: unknown option %s (see sispd --help)\n", a);
             return 2;

@@ -19,6 +19,7 @@ typedef struct {
     unsigned cert_days;        /* validity of issued user certificates */
     unsigned register_per_min; /* REGISTER attempts per source address per minute */
     size_t push_queue_bytes;   /* output a connection may have queued before it is dropped */
+    size_t push_queue_count;   /* pushes it may have queued (since its output was last empty) */
     uint32_t chunk;            /* DATA bytes per frame the server sends */
 } sisp_server_cfg_t;
 

@@ -63,7 +63,8 @@ struct sisp_session {
     char user[SISP_USERNAME_MAX + 1];
     void *owner;
     int closing, dead, busy;
-    int in_pump; /* a job finishing inside submit() must not re-enter the frame loop */
+    int in_pump;          /* a job finishing inside submit() must not re-enter the frame loop */
+    size_t pushes_queued; /* see sisp_session_push */
     sjob_t job;
     uint32_t failed_stream; /* DATA/POST_END of a refused upload are dropped quietly */
     struct {
@@ -228,12 +229,19 @@ sisp_state_t sisp_session_state(const sisp_session_t *s) {
 void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
     if (s->closing || s->dec.state != SISP_STATE_AUTH)
         return;
-    if (s->out.len + len > s->env->cfg.push_queue_bytes) {
+    /* Pushes queued are counted from the last time the output was empty: then every
+     * earlier one has left the session. */
+    if (s->out.len == 0)
+        s->pushes_queued = 0;
+    if (s->out.len + len > s->env->cfg.push_queue_bytes ||
+        s->pushes_queued >= s->env->cfg.push_queue_count) {
         sisp_session_bye(s, SISP_EBUSY, "reading too slowly; reconnect and LIST since=<seq>");
         return;
     }
     if (sisp_buf_append(&s->out, frame, len) != 0)
         sisp_session_bye(s, SISP_ENOMEM, NULL);
+    else
+        s->pushes_queued++;
 }
 
 /* ---- jobs ---- */

@@ -763,7 +763,22 @@ static void test_push_cap(void) {
     EXPECT_QUIET(&c);
     conn_close(&c);
 
-    /* A reader that keeps up is never dropped. */
+    /* The count cap: with room for 1000 bytes but only 3 pushes, the fourth drops it. */
+    t.env.cfg.push_queue_count = 3;
+    conn_open(&c, &t, &w.alice);
+    hello(&c);
+    for (int i = 0; i < 3; i++)
+        sisp_session_push(c.s, n.data, n.len);
+    CHECK(!closing(&c));
+    sisp_session_push(c.s, n.data, n.len);
+    CHECK(closing(&c));
+    for (int i = 0; i < 3; i++)
+        EXPECT(&c, SISP_T_NOTIFY);
+    p = EXPECT(&c, SISP_T_BYE);
+    CHECK(p && -(int)p->u.bye.code == SISP_EBUSY);
+    conn_close(&c);
+
+    /* A reader that keeps up is never dropped, by bytes or by count. */
     conn_open(&c, &t, &w.alice);
     hello(&c);
     for (int i = 0; i < 100; i++) {
