@@ -5,20 +5,33 @@
  * scenario with fresh ones: sispd (a fresh data directory, users registered with the blocking
  * test client, all of them members of group `all` with its key) and sisp-bench-echo, the bare
  * wolfSSL TLS 1.3 server with sispd's TLS settings on the same data directory's certificates;
- * mosquitto (plain TCP MQTT 3.1.1, QoS 0) for the fan-out reference when its path is given.
+ * nginx (mutual TLS 1.3 on the same certificates, one process, no session cache, HTTP/1.1
+ * keep-alive) when its path is given; mosquitto (plain TCP MQTT 3.1.1, QoS 0) for the fan-out
+ * reference when its path is given. Every client connection, to any of them, uses the same
+ * wolfSSL client context and user certificate.
  *
  * Scenarios (see docs/BENCHMARKS.md for what each measures and why):
- *   handshakes  mutual-TLS connections, sispd (TLS + HELLO) vs echo (TLS + 1-byte echo), per
- *               server CPU-second (/proc/PID/stat utime + stime of the server, all threads)
+ *   handshakes  mutual-TLS connections, each the handshake then one small round trip (sispd:
+ *               HELLO; echo: a 1-byte echo; nginx: GET of a 1-byte file), per server
+ *               CPU-second (the server's tasks' run time from /proc/PID/task/T/schedstat)
  *   bulk        a sealed image uploaded (POST) and downloaded (DOWNLOAD) vs the same number of
- *               bytes to and from the echo server on one connection; MB/s
+ *               bytes to and from the echo server and nginx on one connection; MB/s, and MB
+ *               per server CPU-second
+ *   conc        8 connections downloading a 4 MiB sealed image at once (sispd: DOWNLOAD; echo:
+ *               `D`; nginx: GET of the same bytes); aggregate MB/s and MB per server CPU-s
  *   posts       C clients posting 100 KiB sealed images back to back vs C clients uploading
  *               100 KiB to the echo server; and the data directory's fsync rate
  *   idle        N authenticated connections (HELLO done) held; server VmRSS growth per
  *               connection, vs N TLS connections to the echo server
  *   fanout      N member connections, one poster: NOTIFY arrival after POSTED (first, median,
- *               p99, last) vs mosquitto delivering one QoS-0 PUBLISH to N subscribers */
-#define _DEFAULT_SOURCE
+ *               p99, last) vs mosquitto delivering one QoS-0 PUBLISH to N subscribers
+ *   client      the real `sisp` program (--sisp PATH): POST_IMAGE and DOWNLOAD of a 16 MiB
+ *               image end to end against a fresh sispd, wall and client CPU time
+ *
+ * --perf DIR records where each server spends its time during its own timed windows of each
+ * scenario: one `perf record -e cpu-clock -g -p PID` per scenario phase and server, enabled
+ * only inside that phase's windows (perf's --control fifo), written to DIR/PHASE-SERVER.data. */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include "bench_stats.h"
 
 #include "seal_fixture.h"
@@ -40,16 +53,19 @@
 #include <wolfssl/wolfcrypt/ed25519.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -68,10 +84,15 @@
 /* ---- options and results ---- */
 
 typedef struct {
-    const char *sispd, *echo, *mosquitto;
+    const char *sispd, *echo, *mosquitto, *nginx;
+    const char *sisp_cli; /* the client program, for the `client` scenario */
+    const char *perf_dir; /* profile the servers into this directory (see the top) */
     unsigned reps;
+    unsigned bulk_reps; /* bulk and conc: repetitions (default: reps) */
     unsigned hs_count, hs_parallel;
     size_t bulk_bytes;
+    unsigned conc_n;   /* conc: concurrent downloads */
+    size_t conc_bytes; /* conc: the image each downloads */
     unsigned post_clients, posts_per_client;
     size_t post_bytes;
     unsigned conns[8];
@@ -80,6 +101,7 @@ typedef struct {
     int smoke;
     int same_conn;     /* bulk: every transfer on one connection per server */
     unsigned stall_ms; /* bulk: the client stops reading this long after IMAGE_BEGIN */
+    int pin;           /* servers on CPU 0, sisp-bench on CPU 1 */
 } opts_t;
 
 static opts_t opt;
@@ -123,7 +145,7 @@ static void row(const char *metric, const char *unit, const double *v, size_t n,
 
 static long clk_tck;
 
-/* utime + stime of a process (all its threads), seconds. */
+/* utime + stime of a process (all its threads, live and exited), seconds; 10 ms ticks. */
 static double stat_cpu(const char *path) {
     char buf[2048];
     FILE *f = fopen(path, "r");
@@ -143,8 +165,42 @@ static double stat_cpu(const char *path) {
     return (double)(ut + st) / (double)clk_tck;
 }
 
+/* A task's time on a CPU from its schedstat (nanoseconds), seconds; -1 if unreadable. */
+static double schedstat_cpu(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    unsigned long long ns = 0;
+    int ok = fscanf(f, "%llu", &ns) == 1;
+    fclose(f);
+    return ok ? (double)ns * 1e-9 : -1;
+}
+
+/* A process's CPU time, seconds: the sum of its live threads' schedstat run times, which
+ * resolves a 10 ms transfer (the /proc/PID/stat ticks do not); a thread that exited during a
+ * measurement loses its share (the servers here keep their threads). Falls back to stat. */
 static double proc_cpu(pid_t pid) {
-    char path[64];
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    double sum = 0;
+    int n = 0;
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "/proc/%d/task/%.32s/schedstat", (int)pid, e->d_name);
+            double t = schedstat_cpu(path);
+            if (t >= 0) {
+                sum += t;
+                n++;
+            }
+        }
+        closedir(d);
+    }
+    if (n > 0)
+        return sum;
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     return stat_cpu(path);
 }
@@ -153,8 +209,30 @@ static double proc_cpu(pid_t pid) {
  * other tasks). */
 static double loop_cpu(pid_t pid) {
     char path[80];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)pid);
+    double t = schedstat_cpu(path);
+    if (t >= 0)
+        return t;
     snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
     return stat_cpu(path);
+}
+
+/* --pin: every task of pid onto CPU cpu (threads it starts later inherit it). */
+static void pin_tasks(pid_t pid, size_t cpu) {
+    if (!opt.pin || pid <= 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && sched_setaffinity((pid_t)atoi(e->d_name), sizeof set, &set) != 0)
+            say("cannot pin task %s of %d: %s", e->d_name, (int)pid, strerror(errno));
+    if (d != NULL)
+        closedir(d);
 }
 
 /* VmRSS in KiB. */
@@ -226,6 +304,9 @@ typedef struct {
     int echo_port;
     pid_t mq_pid;
     int mq_port;
+    pid_t nginx_pid; /* nginx runs as one process (master_process off): the worker */
+    int nginx_port;
+    char www[300]; /* nginx's document root */
     tc_user_t users[MAX_USERS];
     unsigned n_users;
     WOLFSSL_CTX *ctx[MAX_USERS];
@@ -278,10 +359,48 @@ static WOLFSSL_CTX *client_ctx(const tc_user_t *u) {
     return c;
 }
 
+/* Waits until 127.0.0.1:port accepts (or pid, if given, has exited). 0 or -1. */
+static int wait_port(int port, pid_t pid) {
+    for (int i = 0; i < 500; i++) {
+        usleep(20000);
+        if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+    }
+    return -1;
+}
+
+/* A free TCP port on 127.0.0.1 (bound, read, released). */
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
 static int start_mosquitto(void) {
-    char conf[300], line[256];
+    char conf[300];
     snprintf(conf, sizeof conf, "%s/mosquitto.conf", W.srv.dir);
-    W.mq_port = 20000 + (int)(getpid() % 20000);
+    if ((W.mq_port = free_port()) < 0)
+        return -1;
     FILE *f = fopen(conf, "w");
     if (f == NULL)
         return -1;
@@ -291,37 +410,276 @@ static int start_mosquitto(void) {
             W.mq_port);
     fclose(f);
     char *argv[] = {(char *)(uintptr_t)opt.mosquitto, (char *)(uintptr_t) "-c", conf, NULL};
-    (void)line;
-    int out[2];
-    if (pipe(out) != 0)
-        return -1;
     W.mq_pid = fork();
     if (W.mq_pid == 0) {
         execv(argv[0], argv);
         _exit(127);
     }
-    close(out[0]);
-    close(out[1]);
-    /* Ready when its port accepts. */
-    for (int i = 0; i < 200; i++) {
-        usleep(20000);
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)W.mq_port);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-        close(fd);
-        if (ok)
-            return 0;
-    }
+    if (W.mq_pid > 0 && wait_port(W.mq_port, W.mq_pid) == 0)
+        return 0;
     stop_pid(&W.mq_pid);
     return -1;
 }
 
-/* Fresh sispd (and echo server, and mosquitto if wanted), n_users users in group `all`. */
-static int world_up(unsigned n_users, int want_mq) {
+/* ---- nginx: the same certificates, mutual TLS 1.3, HTTP/1.1 ---- */
+
+static int write_file(const char *path, const void *p, size_t n) {
+    char tmp[420];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (f == NULL)
+        return -1;
+    int ok = fwrite(p, 1, n, f) == n;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0 ? 0 : -1; /* nginx never sees half a file */
+}
+
+/* DER as PEM: base64 in 64-column lines between BEGIN and END lines. */
+static int write_pem(const char *path, const char *label, const uint8_t *der, size_t len) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "-----BEGIN %s-----\n", label);
+    size_t col = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)der[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)der[i + 1] << 8;
+        if (i + 2 < len)
+            v |= der[i + 2];
+        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < len ? b64[v >> 6 & 63] : '=',
+                     i + 2 < len ? b64[v & 63] : '='};
+        fwrite(q, 1, sizeof q, f);
+        if ((col += 4) == 64) {
+            fputc('\n', f);
+            col = 0;
+        }
+    }
+    if (col > 0)
+        fputc('\n', f);
+    fprintf(f, "-----END %s-----\n", label);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* A file of the sispd data directory as PEM (the certificate and the PKCS#8 key are DER). */
+static int der_file_to_pem(const char *name, const char *out, const char *label) {
+    char path[400];
+    uint8_t der[8192];
+    snprintf(path, sizeof path, "%s/%s", W.srv.dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(der, 1, sizeof der, f);
+    fclose(f);
+    int rc = n > 0 && n < sizeof der ? write_pem(out, label, der, n) : -1;
+    sisp_wipe(der, sizeof der);
+    return rc;
+}
+
+/* nginx in W.srv.dir/nginx: one process (master_process off, so the process started here is
+ * the one that serves and whose CPU is read), 127.0.0.1 only, TLS 1.3 only with sispd's
+ * server certificate and key and its CA as the only client trust anchor, client certificates
+ * required, no session cache and no tickets, X25519 then P-256; a document root whose files
+ * the scenarios write; POST /upload answers 204 and nginx reads and discards the body. */
+static int start_nginx(void) {
+    char dir[280], p[400];
+    snprintf(dir, sizeof dir, "%.256s/nginx", W.srv.dir);
+    snprintf(W.www, sizeof W.www, "%s/www", dir);
+    snprintf(p, sizeof p, "%s/tmp", dir);
+    if (mkdir(dir, 0700) != 0 || mkdir(W.www, 0755) != 0 || mkdir(p, 0700) != 0)
+        return -1;
+    char crt[400], key[400], ca[400], conf[400], errlog[400];
+    snprintf(crt, sizeof crt, "%s/server.pem", dir);
+    snprintf(key, sizeof key, "%s/server-key.pem", dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    snprintf(conf, sizeof conf, "%s/nginx.conf", dir);
+    snprintf(errlog, sizeof errlog, "%s/error.log", dir);
+    snprintf(p, sizeof p, "%s/one", W.www);
+    if (der_file_to_pem("server.crt", crt, "CERTIFICATE") != 0 ||
+        der_file_to_pem("server.key", key, "PRIVATE KEY") != 0 ||
+        write_pem(ca, "CERTIFICATE", W.srv.ca, W.srv.ca_len) != 0 || write_file(p, "x", 1) != 0)
+        return -1;
+    if ((W.nginx_port = free_port()) < 0)
+        return -1;
+    FILE *f = fopen(conf, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f,
+            "# written by sisp-bench\n"
+            "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+            "worker_rlimit_nofile 20000;\npid %s/nginx.pid;\nerror_log %s warn;\n"
+            "events { worker_connections 20000; }\n"
+            "http {\n"
+            "  access_log off;\n"
+            "  client_body_temp_path %s/tmp/body;\n  proxy_temp_path %s/tmp/proxy;\n"
+            "  fastcgi_temp_path %s/tmp/fastcgi;\n  uwsgi_temp_path %s/tmp/uwsgi;\n"
+            "  scgi_temp_path %s/tmp/scgi;\n"
+            "  keepalive_requests 1000000;\n  keepalive_timeout 3600s;\n"
+            "  client_max_body_size 1g;\n"
+            "  server {\n"
+            "    listen 127.0.0.1:%d ssl;\n"
+            "    ssl_protocols TLSv1.3;\n"
+            "    ssl_certificate %s;\n    ssl_certificate_key %s;\n"
+            "    ssl_client_certificate %s;\n    ssl_verify_client on;\n"
+            "    ssl_verify_depth 1;\n"
+            "    ssl_session_cache off;\n    ssl_session_tickets off;\n"
+            "    ssl_ecdh_curve X25519:prime256v1;\n"
+            "    root %s;\n"
+            "    location = /upload { return 204; }\n"
+            "  }\n"
+            "}\n",
+            dir, errlog, dir, dir, dir, dir, dir, W.nginx_port, crt, key, ca, W.www);
+    if (fclose(f) != 0)
+        return -1;
+    snprintf(p, sizeof p, "%s/", dir);
+    char *argv[] = {(char *)(uintptr_t)opt.nginx,
+                    (char *)(uintptr_t) "-p",
+                    p,
+                    (char *)(uintptr_t) "-c",
+                    conf,
+                    (char *)(uintptr_t) "-e",
+                    errlog,
+                    NULL};
+    W.nginx_pid = fork();
+    if (W.nginx_pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (W.nginx_pid > 0 && wait_port(W.nginx_port, W.nginx_pid) == 0)
+        return 0;
+    if (W.nginx_pid > 0 && kill(W.nginx_pid, 0) != 0)
+        W.nginx_pid = 0; /* exited, reaped by wait_port */
+    stop_pid(&W.nginx_pid);
+    say("nginx did not start: see %s", errlog);
+    return -1;
+}
+
+/* Puts bytes where nginx serves them as /NAME. */
+static int www_put(const char *name, const void *p, size_t n) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", W.www, name);
+    return write_file(path, p, n);
+}
+
+/* ---- profiles of the servers (--perf DIR) ---- */
+
+typedef struct {
+    char name[64];
+    pid_t perf;
+    int ctl, ack; /* perf's --control fifos, both opened read-write here */
+} prof_t;
+
+static prof_t profs[32];
+static size_t n_profs;
+static prof_t *prof_active;
+
+static int prof_cmd(prof_t *p, const char *cmd) {
+    if (write(p->ctl, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+        return -1;
+    char ack[16];
+    struct pollfd pf = {p->ack, POLLIN, 0};
+    if (poll(&pf, 1, 10000) <= 0 || read(p->ack, ack, sizeof ack) <= 0)
+        return -1;
+    return 0;
+}
+
+/* From here to prof_off(), samples pid's threads into DIR/PHASE-WHO.data (one perf record per
+ * phase and server, started the first time, attached with its events disabled). */
+static void prof_on(const char *phase, const char *who, pid_t pid) {
+    if (opt.perf_dir == NULL || pid <= 0)
+        return;
+    char name[64];
+    snprintf(name, sizeof name, "%s-%s", phase, who);
+    prof_t *p = NULL;
+    for (size_t i = 0; i < n_profs && p == NULL; i++)
+        if (strcmp(profs[i].name, name) == 0)
+            p = &profs[i];
+    if (p == NULL) {
+        if (n_profs == sizeof profs / sizeof *profs)
+            return;
+        char ctl[400], ack[400], data[400], control[900], pidarg[16];
+        snprintf(ctl, sizeof ctl, "%.300s/%.63s.ctl", opt.perf_dir, name);
+        snprintf(ack, sizeof ack, "%.300s/%.63s.ack", opt.perf_dir, name);
+        snprintf(data, sizeof data, "%.300s/%.63s.data", opt.perf_dir, name);
+        snprintf(control, sizeof control, "--control=fifo:%s,%s", ctl, ack);
+        snprintf(pidarg, sizeof pidarg, "%d", (int)pid);
+        unlink(ctl);
+        unlink(ack);
+        if (mkfifo(ctl, 0600) != 0 || mkfifo(ack, 0600) != 0) {
+            fail_msg("perf: cannot make the control fifos in %s", opt.perf_dir);
+            return;
+        }
+        p = &profs[n_profs];
+        memset(p, 0, sizeof *p);
+        snprintf(p->name, sizeof p->name, "%s", name);
+        p->ctl = open(ctl, O_RDWR | O_CLOEXEC);
+        p->ack = open(ack, O_RDWR | O_CLOEXEC);
+        char *argv[] = {(char *)(uintptr_t) "perf",
+                        (char *)(uintptr_t) "record",
+                        (char *)(uintptr_t) "-q",
+                        (char *)(uintptr_t) "-e",
+                        (char *)(uintptr_t) "cpu-clock",
+                        (char *)(uintptr_t) "-F",
+                        (char *)(uintptr_t) "1999",
+                        (char *)(uintptr_t) "--call-graph=dwarf,16384",
+                        (char *)(uintptr_t) "-D",
+                        (char *)(uintptr_t) "-1",
+                        control,
+                        (char *)(uintptr_t) "-p",
+                        pidarg,
+                        (char *)(uintptr_t) "-o",
+                        data,
+                        NULL};
+        p->perf = fork();
+        if (p->perf == 0) {
+            execvp("perf", argv);
+            _exit(127);
+        }
+        if (p->ctl < 0 || p->ack < 0 || p->perf < 0) {
+            fail_msg("perf: cannot start for %s", name);
+            return;
+        }
+        n_profs++;
+    }
+    if (prof_cmd(p, "enable\n") != 0) {
+        fail_msg("perf: no answer for %s", name);
+        return;
+    }
+    prof_active = p;
+}
+
+static void prof_off(void) {
+    if (prof_active != NULL)
+        prof_cmd(prof_active, "disable\n");
+    prof_active = NULL;
+}
+
+/* Ends every perf record (they write their files on SIGINT). */
+static void prof_stop_all(void) {
+    prof_off();
+    for (size_t i = 0; i < n_profs; i++) {
+        prof_t *p = &profs[i];
+        if (p->perf > 0) {
+            kill(p->perf, SIGINT);
+            waitpid(p->perf, NULL, 0);
+        }
+        close(p->ctl);
+        close(p->ack);
+        char path[400];
+        snprintf(path, sizeof path, "%.300s/%.63s.ctl", opt.perf_dir, p->name);
+        unlink(path);
+        snprintf(path, sizeof path, "%.300s/%.63s.ack", opt.perf_dir, p->name);
+        unlink(path);
+    }
+    n_profs = 0;
+}
+
+enum { WANT_MQ = 1, WANT_NGINX = 2 };
+
+/* Fresh sispd and echo server (and mosquitto, nginx: `want`, if their paths were given),
+ * n_users users in group `all`. */
+static int world_up(unsigned n_users, int want) {
     static const char *const extra[] = {
         "--register-rate", "100000",  "--max-conns",         "20000",       "--max-per-addr",
         "20000",           "--quota", "1099511627776",       "--max-image", "1073741824",
@@ -332,6 +690,7 @@ static int world_up(unsigned n_users, int want_mq) {
         fail_msg("sispd did not start");
         return -1;
     }
+    pin_tasks(W.srv.pid, 0);
     char line[256];
     char *argv[] = {(char *)(uintptr_t)opt.echo, (char *)(uintptr_t) "--data", W.srv.dir, NULL};
     W.echo_pid = spawn_ready(argv, line, sizeof line);
@@ -340,10 +699,17 @@ static int world_up(unsigned n_users, int want_mq) {
         fail_msg("sisp-bench-echo did not start (\"%s\")", line);
         return -1;
     }
-    if (want_mq && opt.mosquitto && start_mosquitto() != 0) {
+    pin_tasks(W.echo_pid, 0);
+    if ((want & WANT_MQ) && opt.mosquitto && start_mosquitto() != 0) {
         fail_msg("mosquitto did not start");
         return -1;
     }
+    if ((want & WANT_NGINX) && opt.nginx && start_nginx() != 0) {
+        fail_msg("nginx did not start");
+        return -1;
+    }
+    pin_tasks(W.mq_pid, 0);
+    pin_tasks(W.nginx_pid, 0);
     W.n_users = n_users;
     sisp_rng_t rng;
     if (sisp_rng_init(&rng) != 0 || sisp_rng_bytes(&rng, W.epoch_key, 32) != 0)
@@ -389,6 +755,7 @@ static void walk_close(uv_handle_t *h, void *arg) {
 }
 
 static void world_down(void) {
+    prof_stop_all();
     uv_walk(&W.loop, walk_close, NULL);
     uv_run(&W.loop, UV_RUN_DEFAULT);
     uv_loop_close(&W.loop);
@@ -397,6 +764,7 @@ static void world_down(void) {
             wolfSSL_CTX_free(W.ctx[i]);
     stop_pid(&W.echo_pid);
     stop_pid(&W.mq_pid);
+    stop_pid(&W.nginx_pid);
     if (W.srv.pid > 0 && ts_stop(&W.srv) != 0)
         fail_msg("sispd did not stop cleanly on SIGTERM");
     ts_cleanup(&W.srv);
@@ -457,7 +825,8 @@ static void sealed_free(sealed_t *s) {
 
 /* ---- a client connection: TCP (libuv) + wolfSSL over memory buffers ---- */
 
-enum { K_SISP, K_ECHO };
+enum { K_SISP, K_ECHO, K_NGINX, K_N };
+static const char *const kind_name[K_N] = {"sispd", "echo", "nginx"};
 enum { S_CONNECTING, S_TLS, S_HELLO, S_READY, S_CLOSED };
 
 typedef struct bconn bconn_t;
@@ -470,12 +839,13 @@ struct bconn {
     sisp_buf_t in; /* ciphertext from the socket, from in_pos on */
     size_t in_pos;
     sisp_buf_t out, inflight; /* ciphertext to send / being sent */
-    sisp_buf_t plain;         /* SISP: plaintext not yet a whole frame */
+    sisp_buf_t plain;         /* SISP: plaintext not yet a whole frame; HTTP: a header */
     uint32_t next_stream;
     void (*on_ready)(bconn_t *c);
     void (*on_frame)(bconn_t *c, uint8_t type, uint32_t stream, const uint8_t *frame, size_t n);
     void (*on_bytes)(bconn_t *c, const uint8_t *p, size_t n);
-    void (*on_sent)(bconn_t *c); /* a write completed */
+    void (*on_sent)(bconn_t *c);     /* a write completed */
+    void (*on_response)(bconn_t *c); /* HTTP: a whole response came */
     void *arg;
     size_t idx;
     /* scenario state */
@@ -484,6 +854,10 @@ struct bconn {
     unsigned count;
     int flag;
     size_t pos;
+    /* HTTP responses (nginx) */
+    int in_body, status, trailer;
+    uint64_t body_left;
+    const uint8_t *expect; /* the body must be these bytes (or NULL) */
 };
 
 static uint8_t readbuf[65536];
@@ -678,6 +1052,13 @@ static void bc_drive(bconn_t *c) {
             bc_flush(c);
             return;
         }
+        static int told[K_N];
+        if (!told[c->kind]) { /* once per server kind and process */
+            told[c->kind] = 1;
+            printf("# tls %s: %s %s\n", kind_name[c->kind], wolfSSL_get_version(c->ssl),
+                   wolfSSL_get_cipher_name(c->ssl));
+            fflush(stdout);
+        }
         if (c->kind == K_SISP) {
             c->state = S_HELLO;
             send_hello(c);
@@ -694,7 +1075,7 @@ static void bc_drive(bconn_t *c) {
                 bc_fail(c, e == WOLFSSL_ERROR_ZERO_RETURN ? "closed by the server" : "TLS read");
             break;
         }
-        if (c->kind == K_ECHO) {
+        if (c->kind != K_SISP) {
             if (c->on_bytes)
                 c->on_bytes(c, plain, (size_t)r);
         } else {
@@ -769,7 +1150,11 @@ static bconn_t *bc_open(int kind, unsigned u, size_t idx) {
     wolfSSL_SetIOWriteCtx(c->ssl, c);
     uv_tcp_init(&W.loop, &c->tcp);
     struct sockaddr_in sa;
-    uv_ip4_addr("127.0.0.1", kind == K_SISP ? W.srv.port : W.echo_port, &sa);
+    uv_ip4_addr("127.0.0.1",
+                kind == K_SISP   ? W.srv.port
+                : kind == K_ECHO ? W.echo_port
+                                 : W.nginx_port,
+                &sa);
     c->state = S_CONNECTING;
     if (uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&sa, on_bc_connect) != 0) {
         bc_fail(c, "uv_tcp_connect");
@@ -871,6 +1256,103 @@ static void close_all(bconn_t **v, size_t n) {
     usleep(200000);
 }
 
+static pid_t server_pid(int kind) {
+    return kind == K_SISP ? W.srv.pid : kind == K_ECHO ? W.echo_pid : W.nginx_pid;
+}
+
+/* ---- HTTP/1.1 over a connection to nginx: requests out, responses counted ---- */
+
+static void http_request(bconn_t *c, const char *method, const char *path, const size_t *length) {
+    char req[256];
+    int n;
+    if (length != NULL)
+        n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n", method,
+                     path, *length);
+    else
+        n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", method, path);
+    bc_write(c, req, (size_t)n);
+}
+
+/* A whole response: counted; c->flag is 1 when c->want have come (-1 on a bad status). */
+static void http_response_done(bconn_t *c) {
+    c->count++;
+    if (c->status != 200 && c->status != 204) {
+        say("nginx answered %d", c->status);
+        c->flag = -1;
+        return;
+    }
+    if (c->on_response) {
+        c->on_response(c);
+        return;
+    }
+    if (c->count >= c->want) {
+        c->t1 = now();
+        c->flag = 1;
+    }
+}
+
+/* Plaintext from nginx: a header up to the empty line (Content-Length, no chunked encoding:
+ * nginx sends files and `return 204` that way), then that many body bytes. */
+static void http_bytes(bconn_t *c, const uint8_t *p, size_t n) {
+    while (n > 0 && c->state != S_CLOSED && c->flag == 0) {
+        if (c->in_body) {
+            size_t k = n < c->body_left ? n : (size_t)c->body_left;
+            if (c->expect != NULL && memcmp(c->expect + c->bytes, p, k) != 0) {
+                c->flag = -1;
+                return;
+            }
+            c->bytes += k;
+            c->body_left -= k;
+            p += k;
+            n -= k;
+            if (c->body_left == 0) {
+                c->in_body = 0;
+                http_response_done(c);
+            }
+            continue;
+        }
+        size_t old = c->plain.len;
+        if (sisp_buf_append(&c->plain, p, n) != 0) {
+            bc_fail(c, "out of memory");
+            return;
+        }
+        const char *h = (const char *)c->plain.data, *end = NULL;
+        for (size_t i = old > 3 ? old - 3 : 0; i + 4 <= c->plain.len && end == NULL; i++)
+            if (memcmp(h + i, "\r\n\r\n", 4) == 0)
+                end = h + i + 4;
+        if (end == NULL) {
+            if (c->plain.len > 16384)
+                bc_fail(c, "HTTP header too long");
+            return;
+        }
+        size_t head = (size_t)(end - h), rest = c->plain.len - head;
+        c->status = 0;
+        c->body_left = 0;
+        /* "HTTP/1.1 NNN ": the header is not NUL-terminated, so no sscanf */
+        if (head < 13 || memcmp(h, "HTTP/1.1 ", 9) != 0 || h[9] < '0' || h[9] > '9' ||
+            h[10] < '0' || h[10] > '9' || h[11] < '0' || h[11] > '9') {
+            bc_fail(c, "not an HTTP/1.1 response");
+            return;
+        }
+        c->status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+        for (const char *q = h; q < end; q++) {
+            if (*q == '\n' && end - q > 16 && strncasecmp(q + 1, "content-length:", 15) == 0) {
+                unsigned long long len = strtoull(q + 16, NULL, 10);
+                c->body_left = len;
+            }
+        }
+        /* The bytes after the header are the body's: take them from the caller's buffer. */
+        p += n - rest;
+        n = rest;
+        sisp_buf_reset(&c->plain);
+        if (c->body_left > 0)
+            c->in_body = 1;
+        else
+            http_response_done(c);
+    }
+}
+
 static int process_counter; /* scenarios' shared completion flag */
 
 /* ---- handshakes ---- */
@@ -902,6 +1384,12 @@ static void hs_ready(bconn_t *c) {
         hs_finish(c); /* the server's HELLO came: TLS and the certificate check are done */
         return;
     }
+    if (c->kind == K_NGINX) {
+        c->on_bytes = http_bytes;
+        c->on_response = hs_finish; /* GET /one: 200 and its 1-byte body */
+        http_request(c, "GET", "/one", NULL);
+        return;
+    }
     static const uint8_t cmd[10] = {'E', 0, 0, 0, 0, 0, 0, 0, 1, 'x'};
     c->on_bytes = hs_echo_bytes;
     bc_write(c, cmd, sizeof cmd);
@@ -919,7 +1407,7 @@ static void hs_start_more(void) {
 
 /* Returns handshakes per server CPU-second; *wall_rate gets handshakes per wall second. */
 static double hs_round(int kind, size_t n, double *wall_rate, double *cpu_s) {
-    pid_t pid = kind == K_SISP ? W.srv.pid : W.echo_pid;
+    pid_t pid = server_pid(kind);
     memset(&hs, 0, sizeof hs);
     hs.n = n;
     hs.parallel = opt.hs_parallel;
@@ -929,8 +1417,7 @@ static double hs_round(int kind, size_t n, double *wall_rate, double *cpu_s) {
     double cpu0 = proc_cpu(pid), t0 = now();
     hs_start_more();
     if (run_until(&hs.all_done, 300) != 0 || n_failed > 0)
-        fail_msg("handshakes to %s: %zu done, %u failed", kind == K_SISP ? "sispd" : "echo",
-                 hs.done, n_failed);
+        fail_msg("handshakes to %s: %zu done, %u failed", kind_name[kind], hs.done, n_failed);
     double t1 = now();
     /* The server may still be reading the last closes: give it a moment, it is not counted
      * as handshake work by either side in a way that differs between them. */
@@ -941,31 +1428,53 @@ static double hs_round(int kind, size_t n, double *wall_rate, double *cpu_s) {
 }
 
 static void scenario_handshakes(void) {
-    if (world_up(1, 0) != 0) {
+    int ng = opt.nginx != NULL;
+    if (world_up(1, WANT_NGINX) != 0) {
         world_down();
         return;
     }
     double sisp[MAX_REPS], echo[MAX_REPS], ratio[MAX_REPS], sw[MAX_REPS], ew[MAX_REPS];
+    double ngx[MAX_REPS], nw[MAX_REPS], rn[MAX_REPS], ren[MAX_REPS];
     unsigned reps = opt.reps;
-    say("handshakes: %u rounds of %u connections each to echo and sispd, %u in flight", reps,
-        opt.hs_count, opt.hs_parallel);
+    say("handshakes: %u rounds of %u connections each to echo, sispd%s, %u in flight", reps,
+        opt.hs_count, ng ? " and nginx" : "", opt.hs_parallel);
     double w, cpu;
     hs_round(K_ECHO, opt.hs_count / 4 + 1, &w, &cpu); /* warm-up, not counted */
     hs_round(K_SISP, opt.hs_count / 4 + 1, &w, &cpu);
+    if (ng)
+        hs_round(K_NGINX, opt.hs_count / 4 + 1, &w, &cpu);
     for (unsigned r = 0; r < reps; r++) {
         echo[r] = hs_round(K_ECHO, opt.hs_count, &ew[r], &cpu);
         say("  echo  %u: %.0f/cpu-s (%.2f cpu-s), %.0f/s wall", r, echo[r], cpu, ew[r]);
+        prof_on("hs", "sispd", W.srv.pid);
         sisp[r] = hs_round(K_SISP, opt.hs_count, &sw[r], &cpu);
+        prof_off();
         say("  sispd %u: %.0f/cpu-s (%.2f cpu-s), %.0f/s wall", r, sisp[r], cpu, sw[r]);
         ratio[r] = echo[r] > 0 ? sisp[r] / echo[r] : 0;
+        if (ng) {
+            prof_on("hs", "nginx", W.nginx_pid);
+            ngx[r] = hs_round(K_NGINX, opt.hs_count, &nw[r], &cpu);
+            prof_off();
+            say("  nginx %u: %.0f/cpu-s (%.2f cpu-s), %.0f/s wall", r, ngx[r], cpu, nw[r]);
+            rn[r] = ngx[r] > 0 ? sisp[r] / ngx[r] : 0;
+            ren[r] = ngx[r] > 0 ? echo[r] / ngx[r] : 0;
+        }
     }
     char work[64];
     snprintf(work, sizeof work, "%u", opt.hs_count);
     row("hs_echo_per_server_cpu_s", "hs/cpu-s", echo, reps, work);
     row("hs_sispd_per_server_cpu_s", "hs/cpu-s", sisp, reps, work);
+    if (ng)
+        row("hs_nginx_per_server_cpu_s", "hs/cpu-s", ngx, reps, work);
     row("hs_echo_wall", "hs/s", ew, reps, work);
     row("hs_sispd_wall", "hs/s", sw, reps, work);
+    if (ng)
+        row("hs_nginx_wall", "hs/s", nw, reps, work);
     row("hs_sispd/echo", "ratio", ratio, reps, "-");
+    if (ng) {
+        row("hs_sispd/nginx", "ratio", rn, reps, "-");
+        row("hs_echo/nginx", "ratio", ren, reps, "-");
+    }
     world_down();
 }
 
@@ -1039,43 +1548,6 @@ static void bulk_sisp_sent(bconn_t *c) {
     }
 }
 
-static double bulk_sisp_up(bconn_t *c, sealed_t *img) {
-    up_img = img;
-    c->on_frame = bulk_sisp_frame;
-    c->on_sent = bulk_sisp_sent;
-    c->flag = 0;
-    c->pos = 0;
-    c->count = 0;
-    c->t0 = now();
-    sisp_post_begin_t pb = {sisp_slice_str(img->name), sisp_slice_str(GROUP), img->cipher.len,
-                            sisp_slice(img->manifest.data, img->manifest.len),
-                            sisp_slice(img->sig, sizeof img->sig)};
-    c->want = bc_send(c, SISP_T_POST_BEGIN, 0, &pb);
-    bulk_sisp_sent(c);
-    if (run_until(&c->flag, 60) != 0 || c->flag != 1) {
-        fail_msg("sispd upload of %s failed (no POSTED within 60 s)", img->name);
-        return 0;
-    }
-    c->on_sent = NULL;
-    return (double)img->cipher.len / 1e6 / (c->t1 - c->t0);
-}
-
-static double bulk_sisp_down(bconn_t *c, sealed_t *img) {
-    up_img = img;
-    c->on_frame = bulk_sisp_frame;
-    c->flag = 0;
-    c->bytes = 0;
-    c->count = 1;
-    c->t0 = now();
-    sisp_download_t d = {sisp_slice_str(img->name), 0, sisp_slice_str(GROUP), 0};
-    bc_send(c, SISP_T_DOWNLOAD, 0, &d);
-    if (run_until(&c->flag, 60) != 0 || c->flag != 1) {
-        fail_msg("sispd download of %s failed (not complete within 60 s)", img->name);
-        return 0;
-    }
-    return (double)img->cipher.len / 1e6 / (c->t1 - c->t0);
-}
-
 static void echo_bytes(bconn_t *c, const uint8_t *p, size_t n) {
     (void)p;
     c->bytes += n;
@@ -1085,7 +1557,9 @@ static void echo_bytes(bconn_t *c, const uint8_t *p, size_t n) {
     }
 }
 
-static void echo_up_sent(bconn_t *c) {
+/* Upload producer for the echo server and nginx: the bytes while less than WINDOW is queued;
+ * to nginx then a GET /one, whose answer comes only once nginx has read the whole body. */
+static void raw_up_sent(bconn_t *c) {
     while (c->pos < up_img->cipher.len && bc_queued(c) < WINDOW && c->state == S_READY) {
         size_t n = up_img->cipher.len - c->pos;
         if (n > SISP_CHUNK_DEFAULT)
@@ -1094,6 +1568,10 @@ static void echo_up_sent(bconn_t *c) {
             return;
         c->pos += n;
     }
+    if (c->kind == K_NGINX && c->pos == up_img->cipher.len && !c->trailer && c->state == S_READY) {
+        c->trailer = 1;
+        http_request(c, "GET", "/one", NULL);
+    }
 }
 
 static void put_cmd(uint8_t cmd[9], char op, uint64_t n) {
@@ -1101,27 +1579,82 @@ static void put_cmd(uint8_t cmd[9], char op, uint64_t n) {
     sisp_store64(cmd + 1, n);
 }
 
-static double bulk_echo(bconn_t *c, sealed_t *img, int up) {
-    uint8_t cmd[9];
-    up_img = img;
-    c->on_bytes = echo_bytes;
-    c->flag = 0;
-    c->bytes = 0;
-    c->pos = 0;
-    c->want = up ? 1 : img->cipher.len;
-    c->t0 = now();
-    put_cmd(cmd, up ? 'U' : 'D', img->cipher.len);
-    bc_write(c, cmd, sizeof cmd);
-    if (up) {
-        c->on_sent = echo_up_sent;
-        echo_up_sent(c);
-    }
-    if (run_until(&c->flag, 60) != 0) {
-        fail_msg("echo %s failed", up ? "upload" : "download");
+/* Waits for the transfer on c; MB/s of img's ciphertext, or 0 on failure. */
+static double xfer_wait(bconn_t *c, const char *what) {
+    if (run_until(&c->flag, 60) != 0 || c->flag != 1) {
+        fail_msg("%s %s failed (not complete within 60 s)", kind_name[c->kind], what);
         return 0;
     }
     c->on_sent = NULL;
-    return (double)img->cipher.len / 1e6 / (c->t1 - c->t0);
+    return (double)up_img->cipher.len / 1e6 / (c->t1 - c->t0);
+}
+
+/* Starts an upload of img's ciphertext on c: sispd a POST (timed to POSTED, so the commit
+ * counts); echo `U` (timed to its ack byte); nginx POST /upload with Content-Length, then
+ * GET /one (timed to GET's answer: nginx answers the POST with 204 at once and discards the
+ * body after it). */
+static void up_start(bconn_t *c, sealed_t *img) {
+    up_img = img;
+    c->flag = 0;
+    c->bytes = 0;
+    c->pos = 0;
+    c->count = 0;
+    c->trailer = 0;
+    c->t0 = now();
+    if (c->kind == K_SISP) {
+        c->on_frame = bulk_sisp_frame;
+        c->on_sent = bulk_sisp_sent;
+        sisp_post_begin_t pb = {sisp_slice_str(img->name), sisp_slice_str(GROUP), img->cipher.len,
+                                sisp_slice(img->manifest.data, img->manifest.len),
+                                sisp_slice(img->sig, sizeof img->sig)};
+        c->want = bc_send(c, SISP_T_POST_BEGIN, 0, &pb);
+        bulk_sisp_sent(c);
+        return;
+    }
+    if (c->kind == K_ECHO) {
+        uint8_t cmd[9];
+        c->on_bytes = echo_bytes;
+        c->want = 1;
+        put_cmd(cmd, 'U', img->cipher.len);
+        bc_write(c, cmd, sizeof cmd);
+    } else {
+        c->on_bytes = http_bytes;
+        c->on_response = NULL;
+        c->expect = NULL;
+        c->want = 2; /* the POST's 204, then GET /one's 200 */
+        http_request(c, "POST", "/upload", &img->cipher.len);
+    }
+    c->on_sent = raw_up_sent;
+    raw_up_sent(c);
+}
+
+/* Starts a download of img's ciphertext on c: sispd DOWNLOAD (timed to IMAGE_END, every byte
+ * compared); echo `D` (the server's pattern, counted); nginx GET /img.bin, a file holding the
+ * same ciphertext (timed to the body's last byte, every byte compared). */
+static void down_start(bconn_t *c, sealed_t *img) {
+    up_img = img;
+    c->flag = 0;
+    c->bytes = 0;
+    c->t0 = now();
+    if (c->kind == K_SISP) {
+        c->on_frame = bulk_sisp_frame;
+        c->count = 1;
+        sisp_download_t d = {sisp_slice_str(img->name), 0, sisp_slice_str(GROUP), 0};
+        bc_send(c, SISP_T_DOWNLOAD, 0, &d);
+    } else if (c->kind == K_ECHO) {
+        uint8_t cmd[9];
+        c->on_bytes = echo_bytes;
+        c->want = img->cipher.len;
+        put_cmd(cmd, 'D', img->cipher.len);
+        bc_write(c, cmd, sizeof cmd);
+    } else {
+        c->on_bytes = http_bytes;
+        c->on_response = NULL;
+        c->expect = img->cipher.data;
+        c->count = 0;
+        c->want = 1;
+        http_request(c, "GET", "/img.bin", NULL);
+    }
 }
 
 /* Replaces *c by a new ready connection (unless --same-conn and *c is still open). */
@@ -1134,82 +1667,266 @@ static int fresh(bconn_t **c, int kind) {
     return *c != NULL;
 }
 
+/* One transfer on a fresh connection to kind: MB/s, and MB per server CPU-second in *core;
+ * sispd's loop-thread and process busy fractions in *loop, *proc. 0 on failure. */
+static double bulk_one(bconn_t **c, int kind, sealed_t *img, int up, double *core, double *loop,
+                       double *proc) {
+    if (!fresh(c, kind))
+        return 0;
+    pid_t pid = server_pid(kind);
+    prof_on(up ? "bulk_up" : "bulk_down", kind_name[kind], kind == K_ECHO ? 0 : pid);
+    double l0 = loop_cpu(pid), p0 = proc_cpu(pid), t0 = now();
+    if (up)
+        up_start(*c, img);
+    else
+        down_start(*c, img);
+    double mbs = xfer_wait(*c, up ? "upload" : "download");
+    double l1 = loop_cpu(pid), p1 = proc_cpu(pid), t1 = now();
+    prof_off();
+    if (mbs > 0 && kind == K_NGINX && !up && (*c)->bytes != img->cipher.len)
+        mbs = 0;
+    *core = p1 > p0 ? (double)img->cipher.len / 1e6 / (p1 - p0) : 0;
+    *loop = (l1 - l0) / (t1 - t0);
+    *proc = (p1 - p0) / (t1 - t0);
+    return mbs;
+}
+
 static void scenario_bulk(void) {
-    if (world_up(1, 0) != 0) {
+    int ng = opt.nginx != NULL, nk = ng ? 3 : 2;
+    static const int kinds[3] = {K_ECHO, K_SISP, K_NGINX};
+    if (world_up(1, WANT_NGINX) != 0) {
         world_down();
         return;
     }
-    unsigned reps = opt.reps;
-    double eu[MAX_REPS], su[MAX_REPS], ed[MAX_REPS], sd[MAX_REPS], ru[MAX_REPS], rd[MAX_REPS];
-    double lu[MAX_REPS], pu[MAX_REPS], ld[MAX_REPS], pd[MAX_REPS]; /* sispd's CPU / wall time */
+    unsigned reps = opt.bulk_reps;
+    /* [kind][rep]: rates, MB per server CPU-s, and (sispd) loop / process busy */
+    static double up[K_N][MAX_REPS], down[K_N][MAX_REPS], upc[K_N][MAX_REPS], downc[K_N][MAX_REPS];
+    static double lu[MAX_REPS], pu[MAX_REPS], ld[MAX_REPS], pd[MAX_REPS], q[MAX_REPS];
     uint8_t *plain = make_plain(opt.bulk_bytes);
-    bconn_t *s = bc_connect_wait(K_SISP, 0), *e = bc_connect_wait(K_ECHO, 0);
-    if (plain == NULL || s == NULL || e == NULL) {
-        fail_msg("bulk: cannot connect");
-        bc_close(s);
-        bc_close(e);
-        free(plain);
-        world_down();
-        return;
-    }
+    bconn_t *conn[K_N] = {NULL, NULL, NULL};
     unsigned got = 0;
-    say("bulk: %zu-byte image, %u repetitions, echo and sispd interleaved", opt.bulk_bytes, reps);
-    for (unsigned r = 0; r <= reps; r++) { /* round 0 warms up */
+    say("bulk: %zu-byte image, %u repetitions, echo, sispd%s interleaved", opt.bulk_bytes, reps,
+        ng ? " and nginx" : "");
+    for (unsigned r = 0; plain != NULL && r <= reps; r++) { /* round 0 warms up */
         sealed_t img;
         char name[64];
         snprintf(name, sizeof name, "bulk-%u.png", r);
-        if (seal(&W.users[0], name, plain, opt.bulk_bytes, &img) != 0) {
+        if (seal(&W.users[0], name, plain, opt.bulk_bytes, &img) != 0 ||
+            (ng && www_put("img.bin", img.cipher.data, img.cipher.len) != 0)) {
             fail_msg("seal");
             break;
         }
         /* A fresh connection for every transfer (connected before the clock starts), unless
          * --same-conn: see "A server bug found" in docs/BENCHMARKS.md. */
-        double a = fresh(&e, K_ECHO) ? bulk_echo(e, &img, 1) : 0;
-        int ok = fresh(&s, K_SISP);
-        double l0 = loop_cpu(W.srv.pid), p0 = proc_cpu(W.srv.pid), t0 = now();
-        double b = ok ? bulk_sisp_up(s, &img) : 0;
-        double l1 = loop_cpu(W.srv.pid), p1 = proc_cpu(W.srv.pid), t1 = now();
-        double c = fresh(&e, K_ECHO) ? bulk_echo(e, &img, 0) : 0;
-        ok = fresh(&s, K_SISP);
-        double l2 = loop_cpu(W.srv.pid), p2 = proc_cpu(W.srv.pid), t2 = now();
-        double d = ok ? bulk_sisp_down(s, &img) : 0;
-        double l3 = loop_cpu(W.srv.pid), p3 = proc_cpu(W.srv.pid), t3 = now();
-        if (a == 0 || b == 0 || c == 0 || d == 0) {
-            sealed_free(&img);
-            break;
-        }
-        if (r > 0) {
-            got++;
-            lu[r - 1] = (l1 - l0) / (t1 - t0);
-            pu[r - 1] = (p1 - p0) / (t1 - t0);
-            ld[r - 1] = (l3 - l2) / (t3 - t2);
-            pd[r - 1] = (p3 - p2) / (t3 - t2);
-            eu[r - 1] = a;
-            su[r - 1] = b;
-            ed[r - 1] = c;
-            sd[r - 1] = d;
-            ru[r - 1] = a > 0 ? b / a : 0;
-            rd[r - 1] = c > 0 ? d / c : 0;
-        }
-        say("  %u: up echo %.1f sispd %.1f, down echo %.1f sispd %.1f MB/s%s", r, a, b, c, d,
-            r == 0 ? " (warm-up)" : "");
+        double v[2][K_N], core[2][K_N], loop[2][K_N], proc[2][K_N];
+        int ok = 1;
+        for (int dir = 0; dir < 2 && ok; dir++) /* 0 up, 1 down */
+            for (int i = 0; i < nk && ok; i++) {
+                int k = kinds[i];
+                v[dir][k] = bulk_one(&conn[k], k, &img, dir == 0, &core[dir][k], &loop[dir][k],
+                                     &proc[dir][k]);
+                ok = v[dir][k] > 0;
+            }
         sealed_free(&img);
+        if (!ok)
+            break;
+        say("  %u: up echo %.1f sispd %.1f%s, down echo %.1f sispd %.1f%s MB/s%s", r, v[0][K_ECHO],
+            v[0][K_SISP], "", v[1][K_ECHO], v[1][K_SISP], "", r == 0 ? " (warm-up)" : "");
+        if (ng)
+            say("     nginx up %.1f down %.1f MB/s; per server CPU-s: up echo %.0f sispd %.0f "
+                "nginx %.0f, down echo %.0f sispd %.0f nginx %.0f MB",
+                v[0][K_NGINX], v[1][K_NGINX], core[0][K_ECHO], core[0][K_SISP], core[0][K_NGINX],
+                core[1][K_ECHO], core[1][K_SISP], core[1][K_NGINX]);
+        if (r == 0)
+            continue;
+        for (int i = 0; i < nk; i++) {
+            int k = kinds[i];
+            up[k][got] = v[0][k];
+            down[k][got] = v[1][k];
+            upc[k][got] = core[0][k];
+            downc[k][got] = core[1][k];
+        }
+        lu[got] = loop[0][K_SISP];
+        pu[got] = proc[0][K_SISP];
+        ld[got] = loop[1][K_SISP];
+        pd[got] = proc[1][K_SISP];
+        got++;
     }
-    char work[64];
+    char work[64], name[64];
     snprintf(work, sizeof work, "%zu", opt.bulk_bytes + opt.bulk_bytes / 4096); /* ~cipher */
-    row("bulk_up_echo", "MB/s", eu, got, work);
-    row("bulk_up_sispd", "MB/s", su, got, work);
-    row("bulk_down_echo", "MB/s", ed, got, work);
-    row("bulk_down_sispd", "MB/s", sd, got, work);
+    for (int dir = 0; dir < 2; dir++)
+        for (int i = 0; i < nk; i++) {
+            snprintf(name, sizeof name, "bulk_%s_%s", dir ? "down" : "up", kind_name[kinds[i]]);
+            row(name, "MB/s", dir ? down[kinds[i]] : up[kinds[i]], got, work);
+        }
+    for (int dir = 0; dir < 2; dir++)
+        for (int i = 0; i < nk; i++) {
+            snprintf(name, sizeof name, "bulk_%s_%s_per_core", dir ? "down" : "up",
+                     kind_name[kinds[i]]);
+            row(name, "MB/cpu-s", dir ? downc[kinds[i]] : upc[kinds[i]], got, work);
+        }
     row("bulk_up_sispd_loop_thread_busy", "cpu/wall", lu, got, work);
     row("bulk_up_sispd_process_busy", "cpu/wall", pu, got, work);
     row("bulk_down_sispd_loop_thread_busy", "cpu/wall", ld, got, work);
     row("bulk_down_sispd_process_busy", "cpu/wall", pd, got, work);
-    row("bulk_up_sispd/echo", "ratio", ru, got, "-");
-    row("bulk_down_sispd/echo", "ratio", rd, got, "-");
+    /* Ratios, per repetition. */
+    struct {
+        const char *name;
+        double (*a)[MAX_REPS], (*b)[MAX_REPS];
+        int ka, kb;
+    } ratios[] = {
+        {"bulk_up_sispd/echo", up, up, K_SISP, K_ECHO},
+        {"bulk_down_sispd/echo", down, down, K_SISP, K_ECHO},
+        {"bulk_up_sispd/nginx", up, up, K_SISP, K_NGINX},
+        {"bulk_down_sispd/nginx", down, down, K_SISP, K_NGINX},
+        {"bulk_up_sispd/nginx_per_core", upc, upc, K_SISP, K_NGINX},
+        {"bulk_down_sispd/nginx_per_core", downc, downc, K_SISP, K_NGINX},
+        {"bulk_down_echo/nginx_per_core", downc, downc, K_ECHO, K_NGINX},
+    };
+    for (size_t i = 0; i < sizeof ratios / sizeof *ratios; i++) {
+        if (!ng && (ratios[i].ka == K_NGINX || ratios[i].kb == K_NGINX))
+            continue;
+        for (unsigned r = 0; r < got; r++)
+            q[r] = ratios[i].b[ratios[i].kb][r] > 0
+                       ? ratios[i].a[ratios[i].ka][r] / ratios[i].b[ratios[i].kb][r]
+                       : 0;
+        row(ratios[i].name, "ratio", q, got, "-");
+    }
     free(plain);
-    bc_close(s);
-    bc_close(e);
+    for (int k = 0; k < K_N; k++)
+        bc_close(conn[k]);
+    world_down();
+}
+
+/* ---- concurrent downloads ---- */
+
+/* n connections to kind, each downloading img at once: aggregate MB/s (first request to last
+ * byte), and MB per server CPU-second in *core. 0 on failure. */
+static double conc_round(int kind, sealed_t *img, unsigned n, double *core) {
+    bconn_t *v[64];
+    unsigned ready = 0;
+    for (unsigned i = 0; i < n; i++)
+        if ((v[i] = bc_connect_wait(kind, 0)) != NULL)
+            ready++;
+    double rate = 0;
+    *core = 0;
+    if (ready == n) {
+        pid_t pid = server_pid(kind);
+        char phase[32];
+        snprintf(phase, sizeof phase, "conc%u", n);
+        prof_on(phase, kind_name[kind], kind == K_ECHO ? 0 : pid);
+        double p0 = proc_cpu(pid), t0 = now(), end = t0 + 60;
+        for (unsigned i = 0; i < n; i++)
+            down_start(v[i], img);
+        unsigned done = 0;
+        while (done < n && now() < end) {
+            uv_run(&W.loop, UV_RUN_ONCE);
+            done = 0;
+            for (unsigned i = 0; i < n; i++)
+                done += v[i]->flag != 0;
+        }
+        double t1 = 0;
+        int ok = done == n;
+        for (unsigned i = 0; i < n && ok; i++) {
+            ok = v[i]->flag == 1 && (kind == K_ECHO || v[i]->bytes == img->cipher.len);
+            if (v[i]->t1 > t1)
+                t1 = v[i]->t1;
+        }
+        double p1 = proc_cpu(pid);
+        prof_off();
+        if (ok) {
+            double mb = (double)n * (double)img->cipher.len / 1e6;
+            rate = mb / (t1 - t0);
+            *core = p1 > p0 ? mb / (p1 - p0) : 0;
+        } else {
+            fail_msg("%u concurrent downloads from %s: %u of %u complete", n, kind_name[kind], done,
+                     n);
+        }
+    } else {
+        fail_msg("%u concurrent downloads from %s: %u of %u connected", n, kind_name[kind], ready,
+                 n);
+    }
+    for (unsigned i = 0; i < n; i++)
+        bc_close(v[i]);
+    for (int i = 0; i < 20; i++)
+        uv_run(&W.loop, UV_RUN_NOWAIT);
+    return rate;
+}
+
+static void scenario_conc(void) {
+    int ng = opt.nginx != NULL, nk = ng ? 3 : 2;
+    static const int kinds[3] = {K_ECHO, K_SISP, K_NGINX};
+    unsigned n = opt.conc_n, reps = opt.bulk_reps;
+    if (world_up(1, WANT_NGINX) != 0) {
+        world_down();
+        return;
+    }
+    static double agg[K_N][MAX_REPS], core[K_N][MAX_REPS];
+    double q[MAX_REPS];
+    uint8_t *plain = make_plain(opt.conc_bytes);
+    sealed_t img;
+    memset(&img, 0, sizeof img);
+    bconn_t *poster = bc_connect_wait(K_SISP, 0);
+    if (plain == NULL || poster == NULL ||
+        seal(&W.users[0], "conc.png", plain, opt.conc_bytes, &img) != 0 ||
+        (ng && www_put("img.bin", img.cipher.data, img.cipher.len) != 0)) {
+        fail_msg("conc: cannot set up");
+        goto out;
+    }
+    up_start(poster, &img); /* the image sispd serves: posted once, untimed */
+    if (xfer_wait(poster, "upload") == 0)
+        goto out;
+    say("conc: %u connections each downloading the same %zu-byte sealed image at once, %u "
+        "repetitions, echo, sispd%s interleaved",
+        n, img.cipher.len, reps, ng ? " and nginx" : "");
+    unsigned got = 0;
+    for (unsigned r = 0; r <= reps; r++) { /* round 0 warms up */
+        double a[K_N] = {0}, c[K_N] = {0};
+        int ok = 1;
+        for (int i = 0; i < nk && ok; i++)
+            ok = (a[kinds[i]] = conc_round(kinds[i], &img, n, &c[kinds[i]])) > 0;
+        if (!ok)
+            break;
+        say("  %u: aggregate echo %.1f sispd %.1f nginx %.1f MB/s; per server CPU-s echo %.0f "
+            "sispd %.0f nginx %.0f MB%s",
+            r, a[K_ECHO], a[K_SISP], a[K_NGINX], c[K_ECHO], c[K_SISP], c[K_NGINX],
+            r == 0 ? " (warm-up)" : "");
+        if (r == 0)
+            continue;
+        for (int i = 0; i < nk; i++) {
+            agg[kinds[i]][got] = a[kinds[i]];
+            core[kinds[i]][got] = c[kinds[i]];
+        }
+        got++;
+    }
+    char name[64], work[64];
+    snprintf(work, sizeof work, "%ux%zu", n, img.cipher.len);
+    for (int i = 0; i < nk; i++) {
+        snprintf(name, sizeof name, "conc%u_down_%s", n, kind_name[kinds[i]]);
+        row(name, "MB/s", agg[kinds[i]], got, work);
+    }
+    for (int i = 0; i < nk; i++) {
+        snprintf(name, sizeof name, "conc%u_down_%s_per_core", n, kind_name[kinds[i]]);
+        row(name, "MB/cpu-s", core[kinds[i]], got, work);
+    }
+    for (unsigned r = 0; r < got; r++)
+        q[r] = agg[K_ECHO][r] > 0 ? agg[K_SISP][r] / agg[K_ECHO][r] : 0;
+    snprintf(name, sizeof name, "conc%u_down_sispd/echo", n);
+    row(name, "ratio", q, got, "-");
+    if (ng) {
+        for (unsigned r = 0; r < got; r++)
+            q[r] = agg[K_NGINX][r] > 0 ? agg[K_SISP][r] / agg[K_NGINX][r] : 0;
+        snprintf(name, sizeof name, "conc%u_down_sispd/nginx", n);
+        row(name, "ratio", q, got, "-");
+        for (unsigned r = 0; r < got; r++)
+            q[r] = core[K_NGINX][r] > 0 ? core[K_SISP][r] / core[K_NGINX][r] : 0;
+        snprintf(name, sizeof name, "conc%u_down_sispd/nginx_per_core", n);
+        row(name, "ratio", q, got, "-");
+    }
+out:
+    sealed_free(&img);
+    free(plain);
+    bc_close(poster);
     world_down();
 }
 
@@ -1863,7 +2580,7 @@ static void scenario_conns(int do_idle, int do_fan) {
     for (size_t ci = 0; ci < opt.n_conns; ci++) {
         size_t n = opt.conns[ci];
         unsigned reps = opt.reps;
-        if (world_up(opt.users, do_fan && opt.mosquitto != NULL) != 0) {
+        if (world_up(opt.users, do_fan ? WANT_MQ : 0) != 0) {
             world_down();
             return;
         }
@@ -1914,8 +2631,13 @@ static void scenario_conns(int do_idle, int do_fan) {
             int ok_s = poster != NULL, ok_m = 0;
             say("fanout: %zu members, %u posts (sispd)%s", n, reps,
                 opt.mosquitto ? ", then mosquitto" : "");
+            char phase[32];
+            snprintf(phase, sizeof phase, "fanout%zu", n);
             for (unsigned r = 0; ok_s && r < reps; r++) {
-                if (fan_sisp_round(poster, v, n, r, &fs[r]) != 0) {
+                prof_on(phase, "sispd", W.srv.pid);
+                int rc = fan_sisp_round(poster, v, n, r, &fs[r]);
+                prof_off();
+                if (rc != 0) {
                     ok_s = 0;
                     break;
                 }
@@ -1962,24 +2684,190 @@ static void scenario_conns(int do_idle, int do_fan) {
     }
 }
 
+/* ---- the real client, end to end ---- */
+
+/* Runs argv with stdin from /dev/null and stdout and stderr appended to log: 0 when it exits
+ * 0; its wall time and its CPU time (user + system, from wait4). */
+static int run_prog(char *const argv[], const char *log, double *wall, double *cpu) {
+    double t0 = now();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY), out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (in < 0 || out < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) != pid)
+        return -1;
+    *wall = now() - t0;
+    *cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* With --perf, argv run under `perf record` into DIR/NAME-sisp.data (the last run's). */
+static char *const *profiled(char *const argv[], const char *name) {
+    static char *v[48], data[400];
+    if (opt.perf_dir == NULL)
+        return argv;
+    snprintf(data, sizeof data, "%.300s/%.63s-sisp.data", opt.perf_dir, name);
+    unlink(data); /* not kept as .old */
+    static const char *const pre[] = {"perf",      "record", "-q",   "-e",
+                                      "cpu-clock", "-F",     "4999", "--call-graph=dwarf,16384",
+                                      "-o",        NULL,     "--"};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof pre / sizeof *pre; i++)
+        v[n++] = pre[i] ? (char *)(uintptr_t)pre[i] : data;
+    for (size_t i = 0; argv[i] != NULL && n < sizeof v / sizeof *v - 1; i++)
+        v[n++] = argv[i];
+    v[n] = NULL;
+    return v;
+}
+
+static int same_file(const char *path, const uint8_t *want, size_t len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    uint8_t *p = malloc(len + 1);
+    size_t n = p ? fread(p, 1, len + 1, f) : 0;
+    fclose(f);
+    int same = p != NULL && n == len && memcmp(p, want, len) == 0;
+    free(p);
+    return same;
+}
+
+/* `sisp post_image` and `sisp download` of one image (--bulk-mib, a PNG's first bytes then
+ * noise), each a new process as a user runs it, against a fresh sispd whose first (and only)
+ * user the client registered: MB/s of plaintext, wall and CPU time of the client and sispd. */
+static void scenario_client(void) {
+    if (opt.sisp_cli == NULL) {
+        fail_msg("client: --sisp PATH is needed");
+        return;
+    }
+    static const char *const extra[] = {"--quota", "1099511627776", "--max-image", "1073741824",
+                                        NULL};
+    static tserver_t srv;
+    memset(&srv, 0, sizeof srv);
+    uint8_t *plain = make_plain(opt.bulk_bytes);
+    if (plain == NULL || ts_start(&srv, opt.sispd, extra) != 0) {
+        fail_msg("client: sispd did not start");
+        free(plain);
+        return;
+    }
+    pin_tasks(srv.pid, 0);
+    char home[400], img[400], out[400], log[400], server[64], name[64];
+    snprintf(home, sizeof home, "%s/client-home", srv.dir);
+    snprintf(img, sizeof img, "%s/client-image.png", srv.dir);
+    snprintf(log, sizeof log, "%s/client.log", srv.dir);
+    snprintf(server, sizeof server, "127.0.0.1:%d", srv.port);
+    char *cli = (char *)(uintptr_t)opt.sisp_cli;
+    double pw[MAX_REPS], pc[MAX_REPS], ps[MAX_REPS], pr[MAX_REPS];
+    double dw[MAX_REPS], dc[MAX_REPS], ds[MAX_REPS], dr[MAX_REPS];
+    unsigned got = 0, reps = opt.reps;
+    double w, cpu;
+    char *reg[] = {cli,
+                   (char *)(uintptr_t) "--home",
+                   home,
+                   (char *)(uintptr_t) "--server",
+                   server,
+                   (char *)(uintptr_t) "--fingerprint",
+                   srv.fingerprint,
+                   (char *)(uintptr_t) "register",
+                   (char *)(uintptr_t) "e2e",
+                   NULL};
+    if (write_file(img, plain, opt.bulk_bytes) != 0 || run_prog(reg, log, &w, &cpu) != 0) {
+        fail_msg("client: cannot register with the real client (see %s)", log);
+        goto out;
+    }
+    say("client: %s post_image and download of %zu bytes, %u repetitions after a warm-up",
+        opt.sisp_cli, opt.bulk_bytes, reps);
+    for (unsigned r = 0; r <= reps; r++) {
+        snprintf(name, sizeof name, "e2e-%u", r);
+        snprintf(out, sizeof out, "%s/client-out-%u.png", srv.dir, r);
+        char *post[] = {
+            cli, (char *)(uintptr_t) "--home", home, (char *)(uintptr_t) "post_image", name, img,
+            NULL};
+        char *down[] = {cli,  (char *)(uintptr_t) "--home", home, (char *)(uintptr_t) "download",
+                        name, (char *)(uintptr_t) "-o",     out,  NULL};
+        double s0 = proc_cpu(srv.pid);
+        int rc = run_prog(profiled(post, "client_post_image"), log, &pw[got], &pc[got]);
+        double s1 = proc_cpu(srv.pid);
+        if (rc == 0)
+            rc = run_prog(profiled(down, "client_download"), log, &dw[got], &dc[got]);
+        double s2 = proc_cpu(srv.pid);
+        if (rc != 0 || !same_file(out, plain, opt.bulk_bytes)) {
+            fail_msg("client: post_image or download failed, or the download differs (see %s)",
+                     log);
+            goto out;
+        }
+        unlink(out);
+        ps[got] = (s1 - s0) * 1e3;
+        ds[got] = (s2 - s1) * 1e3;
+        pr[got] = (double)opt.bulk_bytes / 1e6 / pw[got];
+        dr[got] = (double)opt.bulk_bytes / 1e6 / dw[got];
+        say("  %u: post_image %.1f ms (client CPU %.1f ms, sispd %.1f ms), download %.1f ms "
+            "(client CPU %.1f ms, sispd %.1f ms)%s",
+            r, pw[got] * 1e3, pc[got] * 1e3, ps[got], dw[got] * 1e3, dc[got] * 1e3, ds[got],
+            r == 0 ? " (warm-up)" : "");
+        if (r == 0)
+            continue;
+        pw[got] *= 1e3;
+        pc[got] *= 1e3;
+        dw[got] *= 1e3;
+        dc[got] *= 1e3;
+        got++;
+    }
+    char work[32];
+    snprintf(work, sizeof work, "%zu", opt.bulk_bytes);
+    row("client_post_image", "MB/s", pr, got, work);
+    row("client_post_image_wall", "ms", pw, got, work);
+    row("client_post_image_client_cpu", "cpu-ms", pc, got, work);
+    row("client_post_image_sispd_cpu", "cpu-ms", ps, got, work);
+    row("client_download", "MB/s", dr, got, work);
+    row("client_download_wall", "ms", dw, got, work);
+    row("client_download_client_cpu", "cpu-ms", dc, got, work);
+    row("client_download_sispd_cpu", "cpu-ms", ds, got, work);
+out:
+    free(plain);
+    if (ts_stop(&srv) != 0)
+        fail_msg("sispd did not stop cleanly on SIGTERM");
+    ts_cleanup(&srv);
+}
+
 /* ---- main ---- */
 
 static void usage(void) {
     fprintf(stderr,
             "usage: sisp-bench --sispd PATH --echo PATH [options] SCENARIO...\n"
-            "scenarios: handshakes bulk posts idle fanout conns (= idle then fanout) all\n"
+            "scenarios: handshakes bulk conc posts idle fanout client\n"
+            "           conns (= idle then fanout), all (all but client unless --sisp is given)\n"
             "options:\n"
+            "  --nginx PATH         measure nginx too (handshakes, bulk, conc)\n"
             "  --mosquitto PATH     measure mosquitto's fan-out too\n"
+            "  --sisp PATH          the client program, for the client scenario\n"
+            "  --perf DIR           profile sispd and nginx in their timed windows (perf record)\n"
             "  --reps N             repetitions (default 5)\n"
+            "  --bulk-reps N        repetitions of bulk and conc (default: --reps)\n"
             "  --handshakes N       connections per handshake round (default 4000)\n"
             "  --parallel N         handshakes in flight (default 32)\n"
-            "  --bulk-mib N         bulk image size (default 16)\n"
+            "  --bulk-mib N         bulk (and client) image size (default 16)\n"
             "  --same-conn          bulk: all transfers on one connection per server\n"
             "  --stall-ms N         bulk: stop reading N ms after IMAGE_BEGIN (a slow reader)\n"
+            "  --conc N             conc: concurrent downloads (default 8, at most 64)\n"
+            "  --conc-mib N         conc: image size (default 4)\n"
             "  --clients N          posting clients (default 64)\n"
             "  --posts N            posts per client per round (default 16)\n"
             "  --conns N[,N...]     connection counts for idle/fanout (default 1000)\n"
             "  --users N            users the connections log in as (default 8)\n"
+            "  --pin                the servers on CPU 0, sisp-bench (and the client) on CPU 1\n"
             "  --smoke              tiny everything (ctest)\n");
 }
 
@@ -2004,14 +2892,18 @@ int main(int argc, char **argv) {
     opt.hs_count = 4000;
     opt.hs_parallel = 32;
     opt.bulk_bytes = 16 * MIB;
+    opt.conc_n = 8;
+    opt.conc_bytes = 4 * MIB;
     opt.post_clients = 64;
     opt.posts_per_client = 16;
     opt.post_bytes = 100 * 1024;
     opt.conns[0] = 1000;
     opt.n_conns = 1;
     opt.users = 8;
-    int want[5] = {0};
-    static const char *const names[5] = {"handshakes", "bulk", "posts", "idle", "fanout"};
+    enum { S_HS, S_BULK, S_CONC, S_POSTS, S_IDLE, S_FAN, S_CLIENT, N_SCEN };
+    int want[N_SCEN] = {0};
+    static const char *const names[N_SCEN] = {"handshakes", "bulk",   "conc",  "posts",
+                                              "idle",       "fanout", "client"};
     int i;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -2021,6 +2913,10 @@ int main(int argc, char **argv) {
         }
         if (strcmp(a, "--same-conn") == 0) {
             opt.same_conn = 1;
+            continue;
+        }
+        if (strcmp(a, "--pin") == 0) {
+            opt.pin = 1;
             continue;
         }
         if (a[0] != '-')
@@ -2036,8 +2932,20 @@ int main(int argc, char **argv) {
             opt.echo = v;
         else if (strcmp(a, "--mosquitto") == 0)
             opt.mosquitto = v[0] ? v : NULL;
+        else if (strcmp(a, "--nginx") == 0)
+            opt.nginx = v[0] ? v : NULL;
+        else if (strcmp(a, "--sisp") == 0)
+            opt.sisp_cli = v[0] ? v : NULL;
+        else if (strcmp(a, "--perf") == 0)
+            opt.perf_dir = v[0] ? v : NULL;
+        else if (strcmp(a, "--conc") == 0)
+            opt.conc_n = (unsigned)atoi(v);
+        else if (strcmp(a, "--conc-mib") == 0)
+            opt.conc_bytes = (size_t)atoi(v) * MIB;
         else if (strcmp(a, "--reps") == 0)
             opt.reps = (unsigned)atoi(v);
+        else if (strcmp(a, "--bulk-reps") == 0)
+            opt.bulk_reps = (unsigned)atoi(v);
         else if (strcmp(a, "--handshakes") == 0)
             opt.hs_count = (unsigned)atoi(v);
         else if (strcmp(a, "--parallel") == 0)
@@ -2066,54 +2974,79 @@ int main(int argc, char **argv) {
     }
     for (; i < argc; i++) {
         int found = 0;
-        for (int k = 0; k < 5; k++)
-            if (strcmp(argv[i], names[k]) == 0 || strcmp(argv[i], "all") == 0 ||
-                (strcmp(argv[i], "conns") == 0 && k >= 3))
+        for (int k = 0; k < N_SCEN; k++)
+            if (strcmp(argv[i], names[k]) == 0 ||
+                (strcmp(argv[i], "all") == 0 && (k != S_CLIENT || opt.sisp_cli != NULL)) ||
+                (strcmp(argv[i], "conns") == 0 && (k == S_IDLE || k == S_FAN)))
                 want[k] = found = 1;
         if (!found) {
             usage();
             return 2;
         }
     }
+    int any = 0;
+    for (int k = 0; k < N_SCEN; k++)
+        any |= want[k];
     if (opt.smoke) {
         opt.reps = 1;
+        opt.bulk_reps = 1;
         opt.hs_count = 10;
         opt.hs_parallel = 4;
         opt.bulk_bytes = MIB;
+        opt.conc_n = 2;
+        opt.conc_bytes = MIB;
         opt.post_clients = 4;
         opt.posts_per_client = 2;
         opt.conns[0] = 10;
         opt.n_conns = 1;
         opt.users = 2;
-        if (!want[0] && !want[1] && !want[2] && !want[3] && !want[4])
-            for (int k = 0; k < 5; k++)
-                want[k] = 1;
+        if (!any)
+            for (int k = 0; k < N_SCEN; k++)
+                want[k] = any = k != S_CLIENT || opt.sisp_cli != NULL;
     }
+    if (opt.bulk_reps == 0)
+        opt.bulk_reps = opt.reps;
     if (opt.sispd == NULL || opt.echo == NULL || opt.reps == 0 || opt.reps >= MAX_REPS ||
-        opt.users == 0 || opt.users > MAX_USERS || opt.post_clients == 0 || opt.hs_count == 0 ||
-        opt.hs_parallel == 0 || opt.bulk_bytes == 0 ||
-        (!want[0] && !want[1] && !want[2] && !want[3] && !want[4])) {
+        opt.bulk_reps >= MAX_REPS || opt.users == 0 || opt.users > MAX_USERS ||
+        opt.post_clients == 0 || opt.hs_count == 0 || opt.hs_parallel == 0 || opt.bulk_bytes == 0 ||
+        opt.conc_n == 0 || opt.conc_n > 64 || opt.conc_bytes == 0 || !any) {
         usage();
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     clk_tck = sysconf(_SC_CLK_TCK);
     raise_nofile();
+    if (opt.pin) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(1, &set);
+        if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || sched_setaffinity(0, sizeof set, &set) != 0) {
+            say("--pin needs two CPUs: not pinned");
+            opt.pin = 0;
+        }
+    }
     wolfSSL_Init();
     sisp_buf_init(&scratch, 0);
-    printf("# sisp-bench reps=%u wolfssl=%s build=%s suites=%s libuv=%s%s\n", opt.reps,
+    printf("# sisp-bench reps=%u wolfssl=%s build=%s suites=%s libuv=%s%s%s\n", opt.reps,
            LIBWOLFSSL_VERSION_STRING, sisp_crypto_accelerated() ? "accelerated" : "system",
-           sisp_tls13_suites(), uv_version_string(), opt.smoke ? " smoke" : "");
+           sisp_tls13_suites(), uv_version_string(), opt.smoke ? " smoke" : "",
+           opt.pin ? " pinned: servers on CPU 0, sisp-bench on CPU 1" : "");
     printf("%-36s %-8s %12s %12s %12s %4s %s\n", "metric", "unit", "median", "min", "max", "reps",
            "work");
-    if (want[0])
+    if (opt.nginx)
+        printf("# nginx: %s, one process (master_process off), TLS 1.3 only, mutual\n", opt.nginx);
+    if (want[S_HS])
         scenario_handshakes();
-    if (want[1])
+    if (want[S_BULK])
         scenario_bulk();
-    if (want[2])
+    if (want[S_CONC])
+        scenario_conc();
+    if (want[S_POSTS])
         scenario_posts();
-    if (want[3] || want[4])
-        scenario_conns(want[3], want[4]);
+    if (want[S_IDLE] || want[S_FAN])
+        scenario_conns(want[S_IDLE], want[S_FAN]);
+    if (want[S_CLIENT])
+        scenario_client();
     sisp_buf_free(&scratch);
     wolfSSL_Cleanup();
     printf("# %s\n", failures ? "FAILURES (see above)" : "all scenarios completed");
