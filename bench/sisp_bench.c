@@ -316,33 +316,18 @@ typedef struct {
 
 static world_t W;
 
-static int key_der(const sisp_ident_key_t *id, uint8_t *der, word32 *len) {
-    ed25519_key k;
-    int rc = -1;
-    wc_ed25519_init(&k);
-    if (wc_ed25519_import_private_key(id->seed, 32, id->pub, 32, &k) == 0) {
-        int n = wc_Ed25519KeyToDer(&k, der, *len);
-        if (n > 0) {
-            *len = (word32)n;
-            rc = 0;
-        }
-    }
-    wc_ed25519_free(&k);
-    return rc;
-}
-
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *arg);
 static int io_send(WOLFSSL *ssl, char *buf, int sz, void *arg);
 
 static WOLFSSL_CTX *client_ctx(const tc_user_t *u) {
     WOLFSSL_CTX *c = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
     uint8_t der[256];
-    word32 dlen = sizeof der;
+    size_t dlen = 0;
     int groups[] = {WOLFSSL_ECC_X25519};
     if (c == NULL ||
         wolfSSL_CTX_load_verify_buffer(c, W.srv.ca, (long)W.srv.ca_len, WOLFSSL_FILETYPE_ASN1) !=
             WOLFSSL_SUCCESS ||
-        key_der(&u->id, der, &dlen) != 0 ||
+        sisp_ident_der(&u->id, der, sizeof der, &dlen) != 0 ||
         wolfSSL_CTX_use_certificate_buffer(c, u->cert, (long)u->cert_len, WOLFSSL_FILETYPE_ASN1) !=
             WOLFSSL_SUCCESS ||
         wolfSSL_CTX_use_PrivateKey_buffer(c, der, (long)dlen, WOLFSSL_FILETYPE_ASN1) !=

@@ -255,6 +255,12 @@ static int run(sqlite3_stmt *s) {
     return rc == SQLITE_DONE ? 0 : sql_err(rc);
 }
 
+/* Runs a statement that must change a row: SISP_ENOTFOUND when it changed none. */
+static int run_changing(sisp_store_t *st, sqlite3_stmt *s) {
+    int rc = run(s);
+    return rc == 0 && sqlite3_changes(st->db) == 0 ? SISP_ENOTFOUND : rc;
+}
+
 /* A failed bind: resets s and maps the code. */
 static int bind_fail(sqlite3_stmt *s, int rc) {
     done(s);
@@ -265,6 +271,12 @@ static int bind_fail(sqlite3_stmt *s, int rc) {
 
 static int bind_text(sqlite3_stmt *s, int i, const char *v) {
     return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+/* Parameters 1 and 2, the (group, user) or (user, group) pair most statements take. */
+static int bind_pair(sqlite3_stmt *s, const char *a, const char *b) {
+    int rc = bind_text(s, 1, a);
+    return rc == SQLITE_OK ? bind_text(s, 2, b) : rc;
 }
 
 static int bind_blob(sqlite3_stmt *s, int i, const void *p, size_t n) {
@@ -938,10 +950,7 @@ int sisp_store_user_revoke(sisp_store_t *st, const char *user) {
     sqlite3_stmt *s = st->s[S_USER_REVOKE];
     if ((rc = bind_text(s, 1, user)) != SQLITE_OK)
         return bind_fail(s, rc);
-    rc = run(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = SISP_ENOTFOUND;
-    return rc;
+    return run_changing(st, s);
 }
 
 int sisp_store_serial_revoked(sisp_store_t *st, uint64_t serial) {
@@ -1009,9 +1018,7 @@ int sisp_store_invite_use(sisp_store_t *st, const char *code, int64_t now) {
 
 static int add_member(sisp_store_t *st, const char *group, const char *user, int pending) {
     sqlite3_stmt *s = st->s[S_MEMBER_ADD];
-    int rc = bind_text(s, 1, group);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, user);
+    int rc = bind_pair(s, group, user);
     if (rc == SQLITE_OK)
         rc = bind_i64(s, 3, pending ? 1 : 0);
     if (rc != SQLITE_OK)
@@ -1027,9 +1034,7 @@ int sisp_store_group_create(sisp_store_t *st, const char *group, const char *own
     if (rc != 0 || (rc = op_begin(st, &outer)) != 0)
         return rc;
     sqlite3_stmt *s = st->s[S_GROUP_ADD];
-    rc = bind_text(s, 1, group);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, owner);
+    rc = bind_pair(s, group, owner);
     if (rc == SQLITE_OK)
         rc = bind_i64(s, 3, epoch);
     rc = rc == SQLITE_OK ? run(s) : bind_fail(s, rc);
@@ -1062,10 +1067,7 @@ int sisp_store_group_set_epoch(sisp_store_t *st, const char *group, uint32_t epo
         rc = bind_i64(s, 2, epoch);
     if (rc != SQLITE_OK)
         return bind_fail(s, rc);
-    rc = run(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = SISP_ENOTFOUND;
-    return rc;
+    return run_changing(st, s);
 }
 
 int sisp_store_member_add(sisp_store_t *st, const char *group, const char *user, int pending) {
@@ -1079,17 +1081,12 @@ int sisp_store_member_set_pending(sisp_store_t *st, const char *group, const cha
     if (rc != 0)
         return rc;
     sqlite3_stmt *s = st->s[S_MEMBER_SET_PENDING];
-    rc = bind_text(s, 1, group);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, user);
+    rc = bind_pair(s, group, user);
     if (rc == SQLITE_OK)
         rc = bind_i64(s, 3, pending ? 1 : 0);
     if (rc != SQLITE_OK)
         return bind_fail(s, rc);
-    rc = run(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = SISP_ENOTFOUND;
-    return rc;
+    return run_changing(st, s);
 }
 
 int sisp_store_member_remove(sisp_store_t *st, const char *group, const char *user) {
@@ -1097,15 +1094,10 @@ int sisp_store_member_remove(sisp_store_t *st, const char *group, const char *us
     if (rc != 0)
         return rc;
     sqlite3_stmt *s = st->s[S_MEMBER_REMOVE];
-    rc = bind_text(s, 1, group);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, user);
+    rc = bind_pair(s, group, user);
     if (rc != SQLITE_OK)
         return bind_fail(s, rc);
-    rc = run(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = SISP_ENOTFOUND;
-    return rc;
+    return run_changing(st, s);
 }
 
 int sisp_store_is_member(sisp_store_t *st, const char *group, const char *user, int *pending) {
@@ -1116,9 +1108,7 @@ int sisp_store_is_member(sisp_store_t *st, const char *group, const char *user, 
     if (rc != 0)
         return rc;
     sqlite3_stmt *s = st->s[S_MEMBER_GET];
-    rc = bind_text(s, 1, group);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, user);
+    rc = bind_pair(s, group, user);
     if (rc != SQLITE_OK)
         return bind_fail(s, rc);
     rc = query_i64(s, &v);
@@ -1215,9 +1205,7 @@ int sisp_store_grant_put(sisp_store_t *st, const sisp_grant_rec_t *g) {
     if (rc != 0)
         return rc;
     sqlite3_stmt *s = st->s[S_GRANT_PUT];
-    rc = bind_text(s, 1, g->group);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, g->user);
+    rc = bind_pair(s, g->group, g->user);
     if (rc == SQLITE_OK)
         rc = bind_text(s, 3, g->granter);
     if (rc == SQLITE_OK)
@@ -1237,9 +1225,7 @@ int sisp_store_grants(sisp_store_t *st, const char *group, const char *user, uin
     if (rc != 0)
         return rc;
     sqlite3_stmt *s = st->s[epoch == 0 ? S_GRANTS_ALL : S_GRANTS_ONE];
-    rc = bind_text(s, 1, group);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, user);
+    rc = bind_pair(s, group, user);
     if (rc == SQLITE_OK && epoch != 0)
         rc = bind_i64(s, 3, epoch);
     if (rc != SQLITE_OK)
@@ -1262,9 +1248,7 @@ int sisp_store_grants_drop(sisp_store_t *st, const char *group, const char *user
     if (rc != 0)
         return rc;
     sqlite3_stmt *s = st->s[S_GRANTS_DROP];
-    rc = bind_text(s, 1, group);
-    if (rc == SQLITE_OK)
-        rc = bind_text(s, 2, user);
+    rc = bind_pair(s, group, user);
     if (rc != SQLITE_OK)
         return bind_fail(s, rc);
     return run(s);
@@ -1432,16 +1416,12 @@ int sisp_store_image_get(sisp_store_t *st, uint64_t id, const char *group, const
         return SISP_EINVAL;
     } else if (group != NULL && group[0] != '\0') {
         s = st->s[S_IMAGE_BY_NAME];
-        rc = bind_text(s, 1, group);
-        if (rc == SQLITE_OK)
-            rc = bind_text(s, 2, name);
+        rc = bind_pair(s, group, name);
     } else {
         if (user == NULL || user[0] == '\0')
             return SISP_ENOTFOUND;
         s = st->s[S_IMAGE_NEWEST];
-        rc = bind_text(s, 1, name);
-        if (rc == SQLITE_OK)
-            rc = bind_text(s, 2, user);
+        rc = bind_pair(s, name, user);
     }
     if (rc != SQLITE_OK)
         return bind_fail(s, rc);

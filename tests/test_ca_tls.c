@@ -97,16 +97,6 @@ static sisp_ident_key_t ident(void) {
     return id;
 }
 
-static int ident_der(const sisp_ident_key_t *id, uint8_t *der, size_t cap) {
-    ed25519_key k;
-    wc_ed25519_init(&k);
-    int n = -1;
-    if (wc_ed25519_import_private_key(id->seed, 32, id->pub, 32, &k) == 0)
-        n = wc_Ed25519KeyToDer(&k, der, (word32)cap);
-    wc_ed25519_free(&k);
-    return n;
-}
-
 /* ---- certificates and requests made with wolfCrypt directly ---- */
 
 /* A request for pub's key, signed by signer (another key: no proof of possession). */
@@ -480,11 +470,11 @@ static int tclient_init(tclient_t *c, WOLFSSL_METHOD *method, sisp_slice_t root,
     wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, NULL);
     if (cert != NULL) {
         uint8_t der[256];
-        int n = ident_der(key, der, sizeof der);
-        if (n <= 0 ||
+        size_t n = 0;
+        if (sisp_ident_der(key, der, sizeof der, &n) != 0 ||
             wolfSSL_CTX_use_certificate_buffer(c->ctx, cert, (long)cert_len,
                                                WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
-            wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, n, WOLFSSL_FILETYPE_ASN1) !=
+            wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, (long)n, WOLFSSL_FILETYPE_ASN1) !=
                 WOLFSSL_SUCCESS)
             return -1;
     }

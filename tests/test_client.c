@@ -56,17 +56,6 @@ static const char *at(const char *name) {
     return b;
 }
 
-static int msleep(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    return nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- files ---- */
 
 static int write_file(const char *path, const void *p, size_t n) {
@@ -198,7 +187,7 @@ static int pump(sink_t *s, int n, int timeout_ms) {
 
 /* Waits for pid up to timeout_ms (then SIGKILL): exit code, 128 + signal, or -1 if killed. */
 static int reap(pid_t pid, int timeout_ms) {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = t_now_ms() + timeout_ms;
     for (;;) {
         int st;
         pid_t r = waitpid(pid, &st, WNOHANG);
@@ -206,12 +195,12 @@ static int reap(pid_t pid, int timeout_ms) {
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         if (r < 0 && errno != EINTR)
             return -1;
-        if (now_ms() > end) {
+        if (t_now_ms() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             return -1;
         }
-        msleep(5);
+        t_sleep_ms(5);
     }
 }
 
@@ -293,10 +282,10 @@ static void run_argv(run_t *r, char *const *argv, const char *input, int timeout
         T_FAIL_AT("cannot start `%s`", r->cmd);
         return;
     }
-    int64_t end = now_ms() + timeout_ms;
-    while (!pump(s, 2, 100) && now_ms() < end) {
+    int64_t end = t_now_ms() + timeout_ms;
+    while (!pump(s, 2, 100) && t_now_ms() < end) {
     }
-    r->status = reap(pid, (int)(end - now_ms() > 0 ? end - now_ms() : 0) + 1000);
+    r->status = reap(pid, (int)(end - t_now_ms() > 0 ? end - t_now_ms() : 0) + 1000);
     for (int i = 0; i < 2; i++)
         if (s[i].fd >= 0)
             close(s[i].fd);
@@ -442,16 +431,16 @@ static int count_lines(const char *s) {
 
 /* Reads stdout until it holds n lines or timeout_ms passed. Returns the number of lines. */
 static int bg_lines(bg_t *b, int n, int timeout_ms) {
-    int64_t end = now_ms() + timeout_ms;
-    while (count_lines(b->out) < n && now_ms() < end && b->s[0].fd >= 0)
+    int64_t end = t_now_ms() + timeout_ms;
+    while (count_lines(b->out) < n && t_now_ms() < end && b->s[0].fd >= 0)
         pump(b->s, 2, 50);
     return count_lines(b->out);
 }
 
 /* Reads stdout until it holds needle or timeout_ms passed. 1 if it does. */
 static int bg_wait_for(bg_t *b, const char *needle, int timeout_ms) {
-    int64_t end = now_ms() + timeout_ms;
-    while (strstr(b->out, needle) == NULL && now_ms() < end && b->s[0].fd >= 0)
+    int64_t end = t_now_ms() + timeout_ms;
+    while (strstr(b->out, needle) == NULL && t_now_ms() < end && b->s[0].fd >= 0)
         pump(b->s, 2, 50);
     return strstr(b->out, needle) != NULL;
 }
@@ -718,7 +707,7 @@ static bg_t poster;
 /* After a pause (nothing more may come), WATCH's whole output must be want; then SIGTERM,
  * which it must answer with exit status 0. */
 static void stop_watch(const char *want) {
-    msleep(300);
+    t_sleep_ms(300);
     pump(watch.s, 2, 0);
     CHECK(strcmp(watch.out, want) == 0);
     if (strcmp(watch.out, want) != 0)
@@ -997,14 +986,14 @@ static size_t tty_len;
 
 /* Reads the terminal until needle appears at or after `from`: its offset, or -1. */
 static long tty_wait(int fd, const char *needle, size_t from, int timeout_ms) {
-    int64_t end = now_ms() + timeout_ms;
+    int64_t end = t_now_ms() + timeout_ms;
     for (;;) {
         if (from <= tty_len) {
             const char *p = memmem(tty + from, tty_len - from, needle, strlen(needle));
             if (p != NULL)
                 return (long)(p - tty);
         }
-        int left = (int)(end - now_ms());
+        int left = (int)(end - t_now_ms());
         struct pollfd p = {fd, POLLIN, 0};
         if (left <= 0 || poll(&p, 1, left) <= 0)
             return -1;
@@ -1238,7 +1227,7 @@ int main(int argc, char **argv) {
     CHECK_INT(write_jpeg(at("img.jpg"), 64, 48), 0);
     CHECK_INT(write_file(at("tiny.png"), t_png_1x1, sizeof t_png_1x1), 0);
 
-    int64_t t0 = now_ms();
+    int64_t t0 = t_now_ms();
     test_seed_flow();
     test_watch();
     test_tamper();
@@ -1252,7 +1241,7 @@ int main(int argc, char **argv) {
     if (watch.pid > 0)
         bg_stop(&watch);
     CHECK_INT(ts_stop(&srv), 0);
-    printf("(%.1f s)\n", (double)(now_ms() - t0) / 1000.0);
+    printf("(%.1f s)\n", (double)(t_now_ms() - t0) / 1000.0);
 
     if (t_failures == 0) {
         char cmd[128];

@@ -56,17 +56,6 @@ static size_t n_acks;
 static atomic_int acked_now;   /* this cycle's acknowledgements */
 static atomic_int server_errs; /* refusals that are not a dead connection */
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The content an image name stands for: its size and bytes follow from the name alone, so
  * any listed image can be checked, acknowledged or not. A PNG by its magic. */
 static uint64_t mix(uint64_t *s) {
@@ -179,16 +168,16 @@ static int count_files(const char *dir) {
 }
 
 static tclient_t *login_retry(void) {
-    int64_t t0 = now_ms();
+    int64_t t0 = t_now_ms();
     for (;;) {
         int err = 0;
         tclient_t *c = tc_connect(srv.port, srv.ca, srv.ca_len, &alice, &err);
-        if (c != NULL || now_ms() - t0 > 5000) {
+        if (c != NULL || t_now_ms() - t0 > 5000) {
             if (c == NULL)
                 T_FAIL_AT("cannot log in after the restart: %s", t_errname(err));
             return c;
         }
-        sleep_ms(50);
+        t_sleep_ms(50);
     }
 }
 
@@ -276,7 +265,7 @@ int main(int argc, char **argv) {
     sispd = argv[1];
     signal(SIGPIPE, SIG_IGN);
     t_rand_seed_from_env("test_crash");
-    int64_t t_start = now_ms();
+    int64_t t_start = t_now_ms();
 
     if (ts_start(&srv, sispd, NULL) != 0) {
         T_FAIL_AT("sispd did not start");
@@ -318,8 +307,8 @@ int main(int argc, char **argv) {
             started++;
         }
         CHECK_INT(started, N_THREADS);
-        int64_t t0 = now_ms();
-        while (atomic_load(&acked_now) < kill_after && now_ms() - t0 < 30000) {
+        int64_t t0 = t_now_ms();
+        while (atomic_load(&acked_now) < kill_after && t_now_ms() - t0 < 30000) {
             struct timespec ts = {0, 200 * 1000};
             nanosleep(&ts, NULL);
         }
@@ -346,6 +335,6 @@ int main(int argc, char **argv) {
         ts_cleanup(&srv);
     else
         fprintf(stderr, "data directory kept: %s\n", srv.dir);
-    printf("(%lld ms)\n", (long long)(now_ms() - t_start));
+    printf("(%lld ms)\n", (long long)(t_now_ms() - t_start));
     return t_done("test_crash");
 }

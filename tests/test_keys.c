@@ -99,6 +99,14 @@ static int raw_ed25519_sign(const sisp_ident_key_t *key, const uint8_t *m, size_
     return rc;
 }
 
+/* 1 if the 32 bytes k occur in p[0, n). */
+static int holds(const uint8_t *p, size_t n, const uint8_t k[32]) {
+    for (size_t i = 0; i + 32 <= n; i++)
+        if (memcmp(p + i, k, 32) == 0)
+            return 1;
+    return 0;
+}
+
 static void test_ed25519_rfc8032(void) {
     for (size_t v = 0; v < sizeof rfc8032 / sizeof rfc8032[0]; v++) {
         const t_ed_vector_t *tv = &rfc8032[v];
@@ -122,6 +130,15 @@ static void test_ed25519_rfc8032(void) {
         CHECK_ERR(sisp_ident_verify(pub, "", msg, tv->msg_len, sig, 64), SISP_ESIG);
         CHECK_ERR(sisp_ident_verify(pub, SISP_DOMAIN_MANIFEST, msg, tv->msg_len, sig, 64),
                   SISP_ESIG);
+
+        /* The DER form for TLS holds the seed and the public key; a short buffer is refused. */
+        uint8_t der[128];
+        size_t dlen = 0;
+        CHECK_ERR(sisp_ident_der(&key, der, sizeof der, &dlen), 0);
+        CHECK(dlen > 64 && dlen <= sizeof der && holds(der, dlen, seed) && holds(der, dlen, pub));
+        size_t short_len = dlen;
+        CHECK_ERR(sisp_ident_der(&key, der, dlen - 1, &short_len), SISP_ECRYPTO);
+        CHECK_U64(short_len, dlen); /* untouched on failure */
     }
     /* alice and mallory of the seal fixture are TEST 1 and TEST 2. */
     uint8_t seed[32];

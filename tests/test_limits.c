@@ -33,17 +33,6 @@ static uint8_t all_key[32]; /* `all`, epoch 1, on every server of this test */
 
 /* ---- small helpers ---- */
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int start(tserver_t *s, const char *const *extra) {
     memset(s, 0, sizeof *s);
     if (ts_start(s, sispd, extra) != 0) {
@@ -107,10 +96,10 @@ static int tcp_connect(int port) {
 }
 
 /* When the server closed fd (EOF or reset; anything it sent first is read and dropped), in
- * milliseconds after t0 (a now_ms() time), or -1 if it was still open timeout_ms after t0. */
+ * milliseconds after t0 (a t_now_ms() time), or -1 if it was still open timeout_ms after t0. */
 static int closed_within(int fd, int timeout_ms, int64_t t0) {
     for (;;) {
-        int left = (int)(timeout_ms - (now_ms() - t0));
+        int left = (int)(timeout_ms - (t_now_ms() - t0));
         if (left <= 0)
             return -1;
         struct pollfd p = {fd, POLLIN, 0};
@@ -119,7 +108,7 @@ static int closed_within(int fd, int timeout_ms, int64_t t0) {
         char buf[4096];
         ssize_t r = read(fd, buf, sizeof buf);
         if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
-            return (int)(now_ms() - t0);
+            return (int)(t_now_ms() - t0);
     }
 }
 
@@ -305,18 +294,18 @@ static void test_push_queue(void) {
     sisp_download_t dl = {sisp_slice_str("big.bin"), 0, sisp_slice_str("all"), 0};
     CHECK(tc_send(sam, SISP_T_DOWNLOAD, 0, &dl) != 0);
     int last = -1, queued = 0;
-    int64_t t0 = now_ms(), stable_since = now_ms();
-    while (now_ms() - t0 < 15000 && now_ms() - stable_since < 1500) {
-        sleep_ms(50);
+    int64_t t0 = t_now_ms(), stable_since = t_now_ms();
+    while (t_now_ms() - t0 < 15000 && t_now_ms() - stable_since < 1500) {
+        t_sleep_ms(50);
         if (ioctl(tc_fd(sam), FIONREAD, &queued) != 0)
             break;
         if (queued != last) {
             last = queued;
-            stable_since = now_ms();
+            stable_since = t_now_ms();
         }
     }
     printf("  sam's download is stalled (%d bytes unread in his socket)\n", queued);
-    int64_t first_post = now_ms();
+    int64_t first_post = t_now_ms();
     for (int i = 0; i < N_STALL; i++) {
         fill_image(small, sizeof small);
         snprintf(name, sizeof name, "stall-%03d.png", i);
@@ -326,8 +315,8 @@ static void test_push_queue(void) {
 
     /* The server must have let go of sam by now, while he still has not read a byte. */
     int st = 1;
-    while (now_ms() - first_post < 5000 && (st = server_end_state(s.port, tc_fd(sam))) == 1)
-        sleep_ms(50);
+    while (t_now_ms() - first_post < 5000 && (st = server_end_state(s.port, tc_fd(sam))) == 1)
+        t_sleep_ms(50);
     t_checks++;
     if (st == 1)
         T_FAIL_AT("sam is stalled and over the push cap, yet 5 s after the first post the server "
@@ -395,7 +384,7 @@ static void test_handshake_timeout(void) {
     CHECK_ERR(tc_register(s.port, s.ca, s.ca_len, "alice", NULL, &alice), 0);
     tclient_t *ok = login(&s, &alice); /* a finished handshake is not subject to it */
 
-    int64_t t0 = now_ms();
+    int64_t t0 = t_now_ms();
     int silent = tcp_connect(s.port);
     int partial = tcp_connect(s.port);
     CHECK(silent >= 0 && partial >= 0);
@@ -416,7 +405,7 @@ static void test_handshake_timeout(void) {
     tclient_t *c = tc_connect_tls(s.port, s.ca, s.ca_len, &alice, 0, &err);
     CHECK(c != NULL);
     if (c != NULL) {
-        t0 = now_ms();
+        t0 = t_now_ms();
         const sisp_packet_t *f = NULL;
         int rc = tc_read_raw(c, 6000, &f);
         CHECK_INT(rc, 0);
@@ -426,7 +415,7 @@ static void test_handshake_timeout(void) {
                 CHECK_ERR(-(int)f->u.bye.code, SISP_ETIMEDOUT);
         }
         CHECK_INT(tc_read_raw(c, 3000, &f), -1);
-        printf("  TLS without HELLO: BYE ETIMEDOUT after %lld ms\n", (long long)(now_ms() - t0));
+        printf("  TLS without HELLO: BYE ETIMEDOUT after %lld ms\n", (long long)(t_now_ms() - t0));
         tc_close(c);
     }
     /* The established session outlived the deadline several times over. */
@@ -475,7 +464,7 @@ static void test_min_rate(void) {
         /* 100 bytes every 500 ms (200 B/s) through a 20,000-byte frame: cut off. */
         const sisp_packet_t *f = NULL;
         int sent_all = 0;
-        int64_t t0 = now_ms();
+        int64_t t0 = t_now_ms();
         int rc = trickle(slow, 20000, 100, 500, &sent_all, &f);
         CHECK_INT(rc, 0);
         CHECK_INT(sent_all, 0);
@@ -485,10 +474,10 @@ static void test_min_rate(void) {
                 CHECK_ERR(-(int)f->u.bye.code, SISP_ETIMEDOUT);
         }
         printf("  200 B/s inside a frame: BYE ETIMEDOUT after %lld ms\n",
-               (long long)(now_ms() - t0));
+               (long long)(t_now_ms() - t0));
         /* 2,000 bytes every 250 ms (8 KB/s) through the same frame: served to the end (the
          * junk payload then gets its own error, not a timeout). */
-        t0 = now_ms();
+        t0 = t_now_ms();
         rc = trickle(fast, 20000, 2000, 250, &sent_all, &f);
         CHECK_INT(rc, 0);
         CHECK_INT(sent_all, 1);
@@ -497,7 +486,7 @@ static void test_min_rate(void) {
         if (rc == 0 && f->type == SISP_T_ERROR)
             CHECK(-(int)f->u.error.code != SISP_ETIMEDOUT);
         printf("  8 KB/s: the whole frame accepted (%lld ms), answered with %s\n",
-               (long long)(now_ms() - t0), rc == 0 ? sisp_type_name(f->type) : "nothing");
+               (long long)(t_now_ms() - t0), rc == 0 ? sisp_type_name(f->type) : "nothing");
         /* A connection with nothing under way owes nothing: still served. */
         CHECK_INT(ping(idle), 0);
     }
@@ -511,13 +500,13 @@ static void test_min_rate(void) {
 
 /* Connects, retrying for up to 3 s while the server has yet to notice earlier closes. */
 static tclient_t *connect_retry(const tserver_t *s, const tc_user_t *u) {
-    int64_t t0 = now_ms();
+    int64_t t0 = t_now_ms();
     for (;;) {
         int err = 0;
         tclient_t *c = tc_connect(s->port, s->ca, s->ca_len, u, &err);
-        if (c != NULL || now_ms() - t0 > 3000)
+        if (c != NULL || t_now_ms() - t0 > 3000)
             return c;
-        sleep_ms(50);
+        t_sleep_ms(50);
     }
 }
 
@@ -535,7 +524,7 @@ static void test_max_conns(void) {
         CHECK(c[i] != NULL);
     }
     int fd = tcp_connect(s.port);
-    int t = closed_within(fd, 3000, now_ms());
+    int t = closed_within(fd, 3000, t_now_ms());
     printf("  6th connection closed after %d ms\n", t);
     CHECK(t >= 0 && t < 2000);
     close(fd);
@@ -563,7 +552,7 @@ static void test_max_conns(void) {
         CHECK(pre[i] != NULL);
     }
     fd = tcp_connect(s.port);
-    t = closed_within(fd, 3000, now_ms());
+    t = closed_within(fd, 3000, t_now_ms());
     printf("  3rd connection without a certificate closed after %d ms\n", t);
     CHECK(t >= 0 && t < 2000);
     close(fd);
@@ -598,7 +587,7 @@ static void test_max_conns(void) {
             CHECK(c[i] != NULL);
         }
         fd = tcp_connect(s.port);
-        t = closed_within(fd, 3000, now_ms());
+        t = closed_within(fd, 3000, t_now_ms());
         printf("  round %d: 4th connection from 127.0.0.1 closed after %d ms\n", round + 1, t);
         CHECK(t >= 0 && t < 2000);
         close(fd);
@@ -823,7 +812,7 @@ static void test_reply_backpressure(void) {
         long last = -1;
         for (int i = 0; i < 100 && peak != last; i++) { /* until it settles, at most 10 s */
             last = peak;
-            sleep_ms(i < 10 ? 100 : 500);
+            t_sleep_ms(i < 10 ? 100 : 500);
             long now = rss_kb(s.pid);
             if (now > peak)
                 peak = now;
@@ -854,7 +843,7 @@ int main(int argc, char **argv) {
     CHECK_ERR(sisp_rng_bytes(&rng, all_key, sizeof all_key), 0);
     sisp_rng_free(&rng);
 
-    int64_t t0 = now_ms();
+    int64_t t0 = t_now_ms();
     test_handshake_timeout();
     test_max_conns();
     test_quota();
@@ -863,6 +852,6 @@ int main(int argc, char **argv) {
     test_push_queue();
     test_reply_backpressure();
     test_min_rate();
-    printf("(%lld ms)\n", (long long)(now_ms() - t0));
+    printf("(%lld ms)\n", (long long)(t_now_ms() - t0));
     return t_done("test_limits");
 }

@@ -93,12 +93,6 @@ static sisp_load_result_t *take_result(void) {
     return r;
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static void set_mtime(const char *path, time_t sec) {
     struct timespec t[2] = {{sec, 0}, {sec, 0}};
     CHECK_INT(utimensat(AT_FDCWD, path, t, 0), 0);
@@ -230,7 +224,7 @@ static void test_watch(void) {
     /* Writing the temp file is invisible... */
     tview_join(tmp, sizeof(tmp), dir, ".download-1.part");
     CHECK_INT(tview_write_pattern_png(tmp, 8, 8), 0);
-    sleep_ms(300);
+    t_sleep_ms(300);
     CHECK_INT(events_now(), 0);
     /* ...its rename into place is seen. */
     tview_join(final, sizeof(final), dir, "photo.png");
@@ -238,13 +232,13 @@ static void test_watch(void) {
     CHECK_INT(rename(tmp, final), 0);
     CHECK(wait_count(&box_events, n + 1, WAIT_MS) > n);
     /* A file written in place is seen once it is closed. */
-    sleep_ms(100);
+    t_sleep_ms(100);
     n = events_now();
     tview_join(other, sizeof(other), dir, "copied.png");
     CHECK_INT(tview_write_pattern_png(other, 8, 8), 0);
     CHECK(wait_count(&box_events, n + 1, WAIT_MS) > n);
     /* Deletions too. */
-    sleep_ms(100);
+    t_sleep_ms(100);
     n = events_now();
     CHECK_INT(unlink(other), 0);
     CHECK(wait_count(&box_events, n + 1, WAIT_MS) > n);

@@ -32,18 +32,6 @@
 static const char *sisp_view;
 static char dir[256];
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Starts argv with stdout and stderr to log (NULL: /dev/null). */
 static pid_t spawn(const char *const argv[], const char *log) {
     pid_t pid = fork();
@@ -62,19 +50,19 @@ static pid_t spawn(const char *const argv[], const char *log) {
 
 /* Waits for pid; its exit status, or -1 after a timeout (then it is killed) or a signal. */
 static int wait_exit(pid_t pid, int timeout_ms) {
-    long end = now_ms() + timeout_ms;
+    int64_t end = t_now_ms() + timeout_ms;
     int st;
     for (;;) {
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid)
             break;
-        if (r < 0 || now_ms() > end) {
+        if (r < 0 || t_now_ms() > end) {
             fprintf(stderr, "  pid %d timed out; killing it\n", (int)pid);
             kill(pid, SIGKILL);
             waitpid(pid, &st, 0);
             return -1;
         }
-        sleep_ms(20);
+        t_sleep_ms(20);
     }
     if (WIFSIGNALED(st))
         fprintf(stderr, "  pid %d died of signal %d\n", (int)pid, WTERMSIG(st));
@@ -215,7 +203,7 @@ static int start_xvfb(void) {
     int pfd[2];
     struct pollfd p;
     size_t got = 0;
-    long end;
+    int64_t end;
 
     if (find_in_path("Xvfb", xvfb, sizeof(xvfb)) != 0) {
         printf("skip: Xvfb is not installed (Debian package xvfb)\n");
@@ -231,10 +219,10 @@ static int start_xvfb(void) {
         xvfb_pid = spawn(argv, log);
     }
     close(pfd[1]);
-    end = now_ms() + 20000;
+    end = t_now_ms() + 20000;
     p.fd = pfd[0];
     p.events = POLLIN;
-    while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got) && now_ms() < end) {
+    while (got < sizeof(buf) - 1 && !memchr(buf, '\n', got) && t_now_ms() < end) {
         ssize_t n;
         if (poll(&p, 1, 200) <= 0)
             continue;
@@ -383,7 +371,7 @@ static int test_watch(void) {
                               "--software", "--screenshot", bmp, NULL};
         pid = spawn(argv, log);
     }
-    sleep_ms(1500); /* let it start and wait; whether it got that far is not the point */
+    t_sleep_ms(1500); /* let it start and wait; whether it got that far is not the point */
     /* The client's way: a dot-file, then a rename. */
     tview_join(tmp, sizeof(tmp), sub, ".shot.png.part");
     tview_join(final, sizeof(final), sub, "shot.png");

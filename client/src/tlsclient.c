@@ -106,24 +106,6 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
     return preverify;
 }
 
-/* The user's Ed25519 key as DER for wolfSSL. */
-static int key_der(const sisp_ident_key_t *id, uint8_t *der, word32 *len) {
-    ed25519_key k;
-    int rc = -1;
-    if (wc_ed25519_init(&k) != 0)
-        return -1;
-    if (wc_ed25519_import_private_key(id->seed, SISP_KEY_SIZE, id->pub, SISP_KEY_SIZE, &k) == 0) {
-        int n = wc_Ed25519KeyToDer(&k, der, *len);
-        if (n > 0) {
-            *len = (word32)n;
-            rc = 0;
-        }
-    }
-    wc_ed25519_free(&k);
-    sisp_wipe(&k, sizeof k);
-    return rc;
-}
-
 static int setup_ctx(sisp_tlsc_t *t, const sisp_tlsc_opts_t *o) {
     t->ctx = wolfSSL_CTX_new(wolfTLSv1_3_client_method());
     if (t->ctx == NULL)
@@ -145,8 +127,8 @@ static int setup_ctx(sisp_tlsc_t *t, const sisp_tlsc_opts_t *o) {
     }
     if (o->cert != NULL) {
         uint8_t der[256];
-        word32 dlen = sizeof der;
-        int ok = o->cert_len <= INT_MAX && key_der(o->id, der, &dlen) == 0 &&
+        size_t dlen = 0;
+        int ok = o->cert_len <= INT_MAX && sisp_ident_der(o->id, der, sizeof der, &dlen) == 0 &&
                  wolfSSL_CTX_use_certificate_buffer(t->ctx, o->cert, (long)o->cert_len,
                                                     WOLFSSL_FILETYPE_ASN1) == WOLFSSL_SUCCESS &&
                  wolfSSL_CTX_use_PrivateKey_buffer(t->ctx, der, (long)dlen,

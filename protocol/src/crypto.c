@@ -7,6 +7,7 @@
 
 #include <wolfssl/version.h>
 #include <wolfssl/wolfcrypt/aes.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/curve25519.h>
 #include <wolfssl/wolfcrypt/ed25519.h>
 #include <wolfssl/wolfcrypt/hmac.h>
@@ -148,6 +149,23 @@ int sisp_ident_generate(sisp_rng_t *rng, sisp_ident_key_t *key) {
     if (rc == 0)
         rc = sisp_ident_from_seed(seed, key);
     sisp_wipe(seed, sizeof seed);
+    return rc;
+}
+
+int sisp_ident_der(const sisp_ident_key_t *key, uint8_t *der, size_t cap, size_t *len) {
+    ed25519_key k;
+    int rc = SISP_ECRYPTO;
+    if (wc_ed25519_init(&k) != 0)
+        return SISP_ECRYPTO;
+    if (wc_ed25519_import_private_key(key->seed, SISP_KEY_SIZE, key->pub, SISP_KEY_SIZE, &k) == 0) {
+        int n = wc_Ed25519KeyToDer(&k, der, cap > UINT32_MAX ? UINT32_MAX : (word32)cap);
+        if (n > 0) {
+            *len = (size_t)n;
+            rc = 0;
+        }
+    }
+    wc_ed25519_free(&k);
+    sisp_wipe(&k, sizeof k);
     return rc;
 }
 

@@ -203,21 +203,6 @@ const sisp_hello_t *tc_server_hello(tclient_t *c) {
     return &c->hello.u.hello;
 }
 
-static int key_der(const sisp_ident_key_t *id, uint8_t *der, word32 *len) {
-    ed25519_key k;
-    int rc = -1;
-    wc_ed25519_init(&k);
-    if (wc_ed25519_import_private_key(id->seed, 32, id->pub, 32, &k) == 0) {
-        int n = wc_Ed25519KeyToDer(&k, der, *len);
-        if (n > 0) {
-            *len = (word32)n;
-            rc = 0;
-        }
-    }
-    wc_ed25519_free(&k);
-    return rc;
-}
-
 tclient_t *tc_connect(int port, const uint8_t *ca_der, size_t ca_len, const tc_user_t *user,
                       int *err) {
     tclient_t *c = tc_connect_tls(port, ca_der, ca_len, user, 0, err);
@@ -364,8 +349,8 @@ tclient_t *tc_connect_tls(int port, const uint8_t *ca_der, size_t ca_len, const 
     wolfSSL_CTX_set_verify(c->ctx, WOLFSSL_VERIFY_PEER, NULL);
     if (user != NULL) {
         uint8_t der[256];
-        word32 dlen = sizeof der;
-        if (key_der(&user->id, der, &dlen) != 0 ||
+        size_t dlen = 0;
+        if (sisp_ident_der(&user->id, der, sizeof der, &dlen) != 0 ||
             wolfSSL_CTX_use_certificate_buffer(c->ctx, user->cert, (long)user->cert_len,
                                                WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
             wolfSSL_CTX_use_PrivateKey_buffer(c->ctx, der, (long)dlen, WOLFSSL_FILETYPE_ASN1) !=

@@ -4,6 +4,7 @@
 #include <sisp/error.h>
 #include <sisp/frame.h>
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -87,4 +88,16 @@ void t_rand_seed_from_env(const char *suite) {
     rng_state = seed;
     printf("%s: seed %llu (replay with SISP_TEST_SEED=%llu)\n", suite, (unsigned long long)seed,
            (unsigned long long)seed);
+}
+
+int64_t t_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void t_sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
 }

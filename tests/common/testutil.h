@@ -87,6 +87,11 @@ void t_guard_free(uint8_t *p, size_t len);
 
 /* Deterministic PRNG (splitmix64) for randomised tests; seeds are printed so a failure
  * can be replayed with SISP_TEST_SEED=<n>. */
+/* Monotonic milliseconds, and a sleep that resumes after signals. For deadlines in tests that
+ * wait on other processes, never for timing assertions. */
+int64_t t_now_ms(void);
+void t_sleep_ms(int ms);
+
 uint64_t t_rand(void);
 uint64_t t_rand_below(uint64_t n); /* 0 <= r < n (n > 0) */
 void t_rand_seed_from_env(const char *suite);

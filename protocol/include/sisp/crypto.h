@@ -64,6 +64,9 @@ typedef struct {
 int sisp_ident_generate(sisp_rng_t *rng, sisp_ident_key_t *key);
 /* Rebuilds pub from seed. */
 int sisp_ident_from_seed(const uint8_t seed[SISP_KEY_SIZE], sisp_ident_key_t *key);
+/* The key as DER for TLS (wolfSSL's private-key form, which carries the public key too):
+ * *len bytes of der[cap]. 0, or SISP_ECRYPTO (also when cap is too small). */
+int sisp_ident_der(const sisp_ident_key_t *key, uint8_t *der, size_t cap, size_t *len);
 /* sig = Ed25519(seed, domain || 0x00 || msg). */
 int sisp_ident_sign(const sisp_ident_key_t *key, const char *domain, const uint8_t *msg, size_t len,
                     uint8_t sig[SISP_SIG_SIZE]);
