@@ -8,7 +8,8 @@
  *   bits 0-2  the situation: 0 no certificate (UNAUTH path, open registration); 1 alice's
  *             certificate (AUTH path); 2 alice, an upload of up.png begun on stream 1;
  *             3 alice, a download of seed.png under way on stream 3 (IMAGE_BEGIN and the first
- *             DATA sent, the next read still queued); 4 no certificate, invite-only
+ *             DATA sent, the next read still queued if reads are jobs); 4 no certificate,
+ *             invite-only
  *             registration; 5 a certificate for a user the store does not know; 6 alice's
  *             name with another serial; 7 a revoked user's certificate
  *   bit 3     no automatic HELLO (the stream brings its own, or none); ignored for 2 and 3
@@ -20,6 +21,9 @@
  *             queued, then drain and free; 2 free with jobs still queued (a connection reset);
  *             3 the (2 + size / 4 % 6)-th store job of the run fails to commit (undone and
  *             reported as a failed batch, tenv_t.fail_commit_at), then the end as for 0
+ *
+ * Downloads read the page cache on the loop when the input's length is odd, and by read jobs
+ * when it is even (sisp_server_cfg_t.read_cached).
  *
  * The world (tenv_world_build): alice and bob in `all`, bob's `family`, `club` (no key yet)
  * and `crew` (alice pending), revoked eve, the images seed.png and bob.png, an invite code;
@@ -370,6 +374,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sisp_server_cfg_default(&env.env.cfg);
     env.env.cfg.registration = situation == 4 ? SISP_REG_INVITE : SISP_REG_OPEN;
     env.env.cfg.chunk = 4096;
+    env.env.cfg.read_cached = (int)(size & 1u); /* downloads from the page cache, or by jobs */
     env.env.cfg.push_queue_bytes = 8192;
     env.env.cfg.register_per_min = 3;
     env.env.cfg.quota_bytes = 16 * 1024; /* seed.png uses 5032 of alice's */

@@ -12,4 +12,5 @@ void sisp_server_cfg_default(sisp_server_cfg_t *cfg) {
     cfg->push_queue_bytes = 4u * 1024u * 1024u;
     cfg->push_queue_count = 4096;
     cfg->chunk = SISP_CHUNK_DEFAULT;
+    cfg->read_cached = 1;
 }

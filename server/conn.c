@@ -13,6 +13,9 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
+#define TLS_QUEUE (128u * 1024u) /* session output goes into TLS while less waits there */
+#define TLS_PIECE (64u * 1024u)  /* plaintext per sisp_tls_write */
+
 typedef struct conn conn_t;
 struct conn {
     uv_tcp_t tcp;
@@ -21,7 +24,9 @@ struct conn {
     sisp_tls_t *tls;
     sisp_session_t *sess;
     uv_write_t wreq;
-    sisp_buf_t inflight; /* ciphertext handed to uv_write */
+    sisp_buf_t inflight;    /* ciphertext handed to uv_write */
+    uint64_t taken;         /* session output position handed to TLS so far */
+    uint64_t inflight_upto; /* the write in flight holds the output up to here */
     int writing;
     int closing;       /* close requested: handle closing or closed */
     int close_pending; /* close once output is flushed */
@@ -148,8 +153,10 @@ static void on_written(uv_write_t *req, int status) {
         conn_close(c);
         return;
     }
-    if (c->sess)
+    if (c->sess) {
+        sisp_session_sent(c->sess, c->inflight_upto);
         sisp_session_drained(c->sess);
+    }
     flush(c);
     maybe_resume(c); /* reading stopped on a full queue resumes as it drains */
 }
@@ -162,8 +169,11 @@ static void flush(conn_t *c) {
     if (c->sess) {
         sisp_buf_t *out = sisp_session_output(c->sess);
         size_t taken = 0;
-        while (taken < out->len) {
-            size_t n = out->len - taken < 256 * 1024 ? out->len - taken : 256 * 1024;
+        /* Into TLS records only while few wait to be written: the rest stays in the session,
+         * which then stops producing (a download) or taking requests, so a connection holds
+         * little memory below the session however much it is sent. */
+        while (taken < out->len && sisp_tls_out(c->tls)->len < TLS_QUEUE) {
+            size_t n = out->len - taken < TLS_PIECE ? out->len - taken : TLS_PIECE;
             int rc = sisp_tls_write(c->tls, out->data + taken, n);
             if (rc == SISP_NEED_MORE)
                 break; /* TLS output is full: the rest waits for the write in flight */
@@ -173,7 +183,7 @@ static void flush(conn_t *c) {
             }
             taken += n;
         }
-        sisp_buf_consume(out, taken);
+        c->taken = sisp_session_taken(c->sess, taken);
         if (sisp_session_closing(c->sess) && c->closing_since == 0)
             c->closing_since = now_s();
         if (sisp_session_closing(c->sess) && out->len == 0 && !c->close_pending) {
@@ -188,6 +198,7 @@ static void flush(conn_t *c) {
         c->inflight = *tls_out;
         *tls_out = tmp;
         sisp_buf_reset(tls_out);
+        c->inflight_upto = c->taken; /* TLS writes whole: all of it is in this write */
         uv_buf_t b = uv_buf_init((char *)c->inflight.data, (unsigned)c->inflight.len);
         if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
             conn_close(c);

@@ -49,9 +49,9 @@ static void usage(FILE *f) {
            "  --min-rate BYTES        bytes/s a client must keep sending while a frame or\n"
            "                          an upload is under way (default 1024; 0 = none)\n"
            "  --rate-window S         seconds the minimum rate is averaged over (default 20)\n"
-           "  --push-queue BYTES      output a slow client may queue before it is dropped\n"
-           "  --push-count N          notifications it may queue before it is dropped (4096)\n"
-           "                          (default 4 MiB)\n"
+           "  --push-queue BYTES      notifications a slow client may have queued before it\n"
+           "                          is dropped (default 4 MiB)\n"
+           "  --push-count N          the same, counted (default 4096)\n"
            "  --verbose               debug logging\n");
 }
 

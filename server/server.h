@@ -18,9 +18,12 @@ typedef struct {
     uint64_t max_image_bytes;  /* per image, ciphertext */
     unsigned cert_days;        /* validity of issued user certificates */
     unsigned register_per_min; /* REGISTER attempts per source address per minute */
-    size_t push_queue_bytes;   /* output a connection may have queued before it is dropped */
-    size_t push_queue_count;   /* pushes it may have queued (since its output was last empty) */
-    uint32_t chunk;            /* DATA bytes per frame the server sends */
+    /* Pushes (bytes, and count) a connection may have queued since nothing at all was last
+     * queued for it; one more and it is dropped. */
+    size_t push_queue_bytes;
+    size_t push_queue_count;
+    uint32_t chunk;  /* DATA bytes per frame the server sends (at most; the client's limit) */
+    int read_cached; /* downloads read cached pages on the loop (RWF_NOWAIT), jobs the rest */
 } sisp_server_cfg_t;
 
 void sisp_server_cfg_default(sisp_server_cfg_t *cfg);

@@ -12,10 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define SOFTWARE "sispd 0.1"
-#define OUT_HIGH_WATER (1024u * 1024u) /* stop producing download data above this */
+/* Above this much output, the session takes no more requests (and the glue stops reading). */
+#define OUT_HIGH_WATER (1024u * 1024u)
+/* A download reads the next chunk only while less than this waits in the output. The kernel's
+ * socket buffer keeps the connection busy; more here only costs memory, and fresh memory
+ * costs page faults: with 1 MiB here (and 4 MiB of TLS records below), 8 downloads at once
+ * took half again as much CPU per byte (docs/BENCHMARKS.md). */
+#define DOWN_HIGH_WATER (128u * 1024u)
 /* While an upload's write job runs, the loop goes on decrypting and checking its DATA frames
  * into the next batch, up to this much; the next job writes the whole batch. */
 #define UP_BATCH_MAX (1024u * 1024u)
@@ -63,8 +70,13 @@ struct sisp_session {
     char user[SISP_USERNAME_MAX + 1];
     void *owner;
     int closing, dead, busy;
-    int in_pump;          /* a job finishing inside submit() must not re-enter the frame loop */
-    size_t pushes_queued; /* see sisp_session_push */
+    int in_pump; /* a job finishing inside submit() must not re-enter the frame loop */
+    /* Output positions (bytes since the start): taken by the glue, known to have left the
+     * server, and the end of the last push. Pushes (count, bytes) since the output up to the
+     * last push was out: see sisp_session_push. */
+    uint64_t taken, sent, last_push_end;
+    size_t pushes_queued, push_bytes;
+    uint32_t peer_max_data; /* the client's HELLO: largest DATA payload it accepts */
     sjob_t job;
     uint32_t failed_stream; /* DATA/POST_END of a refused upload are dropped quietly */
     struct {
@@ -83,6 +95,8 @@ struct sisp_session {
         uint32_t stream;
         int fd;
         uint64_t size, offset;
+        uint32_t chunk; /* data bytes per DATA frame, within what the client accepts */
+        int cached;     /* try reads from the page cache on the loop first */
     } down;
 };
 
@@ -226,22 +240,38 @@ sisp_state_t sisp_session_state(const sisp_session_t *s) {
     return s->dec.state;
 }
 
+uint64_t sisp_session_taken(sisp_session_t *s, size_t n) {
+    sisp_buf_consume(&s->out, n);
+    s->taken += n;
+    return s->taken;
+}
+
+void sisp_session_sent(sisp_session_t *s, uint64_t upto) {
+    if (upto > s->sent && upto <= s->taken)
+        s->sent = upto;
+}
+
 void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
     if (s->closing || s->dec.state != SISP_STATE_AUTH)
         return;
-    /* Pushes queued are counted from the last time the output was empty: then every
-     * earlier one has left the session. */
-    if (s->out.len == 0)
-        s->pushes_queued = 0;
-    if (s->out.len + len > s->env->cfg.push_queue_bytes ||
+    /* Pushes are counted from the last time the output up to the last of them was known to
+     * have left the server: every one counted may still be held here or below, so memory for
+     * pushes stays within the cap. Download data is not counted: the download's own
+     * backpressure bounds it, and a slow download is not a reason to drop anyone. */
+    if (s->sent >= s->last_push_end)
+        s->pushes_queued = s->push_bytes = 0;
+    if (s->push_bytes + len > s->env->cfg.push_queue_bytes ||
         s->pushes_queued >= s->env->cfg.push_queue_count) {
         sisp_session_bye(s, SISP_EBUSY, "reading too slowly; reconnect and LIST since=<seq>");
         return;
     }
-    if (sisp_buf_append(&s->out, frame, len) != 0)
+    if (sisp_buf_append(&s->out, frame, len) != 0) {
         sisp_session_bye(s, SISP_ENOMEM, NULL);
-    else
-        s->pushes_queued++;
+        return;
+    }
+    s->pushes_queued++;
+    s->push_bytes += len;
+    s->last_push_end = s->taken + s->out.len;
 }
 
 /* ---- jobs ---- */
@@ -284,6 +314,9 @@ static int job_take_frame(sisp_session_t *s, const uint8_t *frame, size_t len) {
 }
 
 static void continue_download(sisp_session_t *s);
+static void end_download(sisp_session_t *s);
+static void download_advance(sisp_session_t *s, size_t n);
+static uint32_t download_chunk(const sisp_session_t *s);
 static void on_post_committed(sisp_session_t *s, int quiet);
 static void abort_upload(sisp_session_t *s);
 static void start_write(sisp_session_t *s);
@@ -370,35 +403,25 @@ static void job_done(sisp_job_t *base) {
             s->down.fd = j->fd;
             s->down.size = j->img->size;
             s->down.offset = j->offset;
+            s->down.chunk = download_chunk(s);
+            s->down.cached = s->env->cfg.read_cached;
             j->fd = -1;
         }
         break;
     case OP_DOWNLOAD_READ:
         if (quiet) {
-            close(s->down.fd);
-            s->down.fd = -1;
-            s->down.active = 0;
+            end_download(s);
         } else if (base->rc == 0) {
             sisp_data_t d = {s->down.offset, sisp_slice(j->data.data, j->data.len)};
             if (sisp_data_encode(&s->out, s->down.stream, &d) != 0) {
                 sisp_session_bye(s, SISP_ENOMEM, NULL);
                 break;
             }
-            s->down.offset += j->data.len;
-            if (s->down.offset == s->down.size) {
-                sisp_image_end_t e = {s->down.size};
-                if (sisp_image_end_encode(&s->out, s->down.stream, &e) != 0)
-                    s->closing = 1;
-                close(s->down.fd);
-                s->down.fd = -1;
-                s->down.active = 0;
-            }
+            download_advance(s, j->data.len);
         } else {
             send_error_to(&s->out, s->down.stream, SISP_EIO, "cannot read the image",
                           SISP_T_DOWNLOAD);
-            close(s->down.fd);
-            s->down.fd = -1;
-            s->down.active = 0;
+            end_download(s);
         }
         break;
     default:
@@ -453,7 +476,8 @@ static void run_auth_check(sisp_job_t *base, sisp_store_t *st) {
 }
 
 static void on_hello(sisp_session_t *s, const sisp_hello_t *h) {
-    (void)h; /* version 1 is the only one; limits we send within are the defaults */
+    /* Version 1 is the only one. The client's max_data sets the size of DATA frames sent. */
+    s->peer_max_data = h->max_data;
     if (s->have_peer) {
         start_job(s, OP_AUTH_CHECK, 0, run_auth_check, 0);
         return;
@@ -1193,21 +1217,77 @@ static void run_read(sisp_job_t *base, sisp_store_t *st) {
         j->data.len = (size_t)r;
 }
 
-static void continue_download(sisp_session_t *s) {
-    if (!s->down.active || s->busy || s->closing || s->out.len >= OUT_HIGH_WATER)
+/* Data bytes per DATA frame: the configured chunk, cut to what the client's HELLO accepts
+ * (a frame's payload is the data plus SISP_DATA_OVERHEAD - SISP_HEADER_SIZE). */
+static uint32_t download_chunk(const sisp_session_t *s) {
+    uint32_t fit = s->peer_max_data - (SISP_DATA_OVERHEAD - SISP_HEADER_SIZE);
+    uint32_t n = s->env->cfg.chunk < fit ? s->env->cfg.chunk : fit;
+    return n < SISP_CHUNK_MAX ? n : SISP_CHUNK_MAX;
+}
+
+static void end_download(sisp_session_t *s) {
+    if (s->down.fd >= 0)
+        close(s->down.fd);
+    s->down.fd = -1;
+    s->down.active = 0;
+}
+
+/* n more bytes of the image are in the output: after the last, IMAGE_END. */
+static void download_advance(sisp_session_t *s, size_t n) {
+    s->down.offset += n;
+    if (s->down.offset < s->down.size)
         return;
-    sjob_t *j = &s->job;
-    uint64_t left = s->down.size - s->down.offset;
-    size_t n = left < s->env->cfg.chunk ? (size_t)left : s->env->cfg.chunk;
-    sisp_buf_reset(&j->data);
-    if (sisp_buf_reserve(&j->data, n) != 0) {
-        sisp_session_bye(s, SISP_ENOMEM, NULL);
+    sisp_image_end_t e = {s->down.size};
+    if (sisp_image_end_encode(&s->out, s->down.stream, &e) != 0)
+        s->closing = 1;
+    end_download(s);
+}
+
+/* Reads the next chunk straight into the output, on the loop, if the page cache holds it:
+ * preadv2 with RWF_NOWAIT returns EAGAIN rather than wait for the disk, so the loop never
+ * blocks, and a cached image costs neither a thread-pool round trip per chunk nor a copy.
+ * Returns 1 if a DATA frame was added, 0 if the chunk must come from a read job. */
+static int read_cached(sisp_session_t *s, size_t n) {
+    uint8_t *room = sisp_data_room(&s->out, n);
+    if (room == NULL)
+        return 0;
+    struct iovec iov = {room, n};
+    ssize_t r;
+    do
+        r = preadv2(s->down.fd, &iov, 1, (off_t)s->down.offset, RWF_NOWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+        /* EAGAIN: not cached, a job reads it. Anything else (no RWF_NOWAIT on this file
+         * system, an error, the file shorter than recorded): the job path from now on, which
+         * also reports a real error. */
+        if (r == 0 || errno != EAGAIN)
+            s->down.cached = 0;
+        return 0;
+    }
+    if (sisp_data_put(&s->out, s->down.stream, s->down.offset, (size_t)r) != 0)
+        return 0;
+    download_advance(s, (size_t)r);
+    return 1;
+}
+
+static void continue_download(sisp_session_t *s) {
+    while (s->down.active && !s->busy && !s->closing && s->out.len < DOWN_HIGH_WATER) {
+        uint64_t left = s->down.size - s->down.offset;
+        size_t n = left < s->down.chunk ? (size_t)left : s->down.chunk;
+        if (s->down.cached && read_cached(s, n))
+            continue;
+        sjob_t *j = &s->job;
+        sisp_buf_reset(&j->data);
+        if (sisp_buf_reserve(&j->data, n) != 0) {
+            sisp_session_bye(s, SISP_ENOMEM, NULL);
+            return;
+        }
+        j->want = n;
+        j->fd = s->down.fd;
+        j->offset = s->down.offset;
+        start_job(s, OP_DOWNLOAD_READ, s->down.stream, run_read, 1);
         return;
     }
-    j->want = n;
-    j->fd = s->down.fd;
-    j->offset = s->down.offset;
-    start_job(s, OP_DOWNLOAD_READ, s->down.stream, run_read, 1);
 }
 
 void sisp_session_drained(sisp_session_t *s) {
@@ -1252,9 +1332,7 @@ static void dispatch(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *ra
             abort_upload(s);
             s->failed_stream = f->stream;
         } else if (s->down.active && f->stream == s->down.stream) {
-            close(s->down.fd);
-            s->down.fd = -1;
-            s->down.active = 0;
+            end_download(s);
         }
         return;
     case SISP_T_REGISTER: {
@@ -1277,6 +1355,11 @@ static void dispatch(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *ra
         if (s->down.active) {
             send_error_to(&s->out, f->stream, SISP_EBUSY, "one download at a time",
                           SISP_T_DOWNLOAD);
+            return;
+        }
+        if (s->peer_max_data <= SISP_DATA_OVERHEAD - SISP_HEADER_SIZE) {
+            send_error_to(&s->out, f->stream, SISP_EVALUE,
+                          "the max_data of your HELLO leaves no room for DATA", SISP_T_DOWNLOAD);
             return;
         }
         break;

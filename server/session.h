@@ -28,15 +28,20 @@ void sisp_session_free(sisp_session_t *s);
 void sisp_session_input(sisp_session_t *s, const uint8_t *p, size_t len);
 /* 1 if the session holds this much unprocessed input that the glue should stop reading. */
 int sisp_session_input_full(const sisp_session_t *s);
-/* Frames to send. The glue writes them out and sisp_buf_consume()s what it sent, then calls
- * sisp_session_drained() so a download can continue. */
+/* Frames to send. The glue takes what it can with sisp_session_taken (which consumes it and
+ * returns the output position after it, counted from the start), tells sisp_session_sent once
+ * everything up to a position has left the server (written to the socket), and calls
+ * sisp_session_drained so a download can continue. */
 sisp_buf_t *sisp_session_output(sisp_session_t *s);
+uint64_t sisp_session_taken(sisp_session_t *s, size_t n);
+void sisp_session_sent(sisp_session_t *s, uint64_t upto);
 void sisp_session_drained(sisp_session_t *s);
 /* 1 once the session wants the connection closed after its output is flushed. */
 int sisp_session_closing(const sisp_session_t *s);
-/* A frame pushed from elsewhere (NOTIFY, MEMBER_PENDING, KEY_RESULT). If the connection's
- * queued output is over the push cap, the session sends BYE and closes instead: the client
- * catches up with LIST since=seq when it returns. */
+/* A frame pushed from elsewhere (NOTIFY, MEMBER_PENDING, KEY_RESULT). If the pushes queued
+ * since the output up to the last push was sent would go over the push cap (bytes or count),
+ * the session sends BYE and closes instead: the client catches up with LIST since=seq when it
+ * returns. */
 void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len);
 /* The authenticated user, or NULL. */
 const char *sisp_session_user(const sisp_session_t *s);

@@ -174,8 +174,9 @@ static int has_seq(const seqs_t *s, uint64_t seq) {
 }
 
 #define N_QUIET 300 /* posts while sam is connected and silent */
-#define N_STALL 60  /* posts while sam's download is stalled */
-#define N_POSTS (1 + N_QUIET + N_STALL)
+#define N_UNDER 5   /* posts while sam's download is stalled, under the cap */
+#define N_STALL 60  /* posts while sam's download is stalled, over the cap */
+#define N_POSTS (1 + N_QUIET + N_UNDER + N_STALL)
 #define BIG_SIZE (24u << 20)
 
 /* alice posts `name`; rita, reading, must be told of it at once with its sequence number.
@@ -200,9 +201,27 @@ static uint64_t post_and_notify(tclient_t *alice_c, const tc_user_t *alice, tcli
 typedef struct {
     uint64_t *notified;
     size_t n_notified, cap;
-    uint64_t data;
+    uint64_t data, image_size; /* DATA bytes; the size IMAGE_BEGIN announced */
+    int ended;                 /* IMAGE_END came */
     int bye, after_bye, closed;
 } drained_t;
+
+/* Waits until nothing more arrives in c's socket (it reads nothing): everything between the
+ * server and c is full. Returns the bytes unread in the socket. */
+static int wait_stalled(tclient_t *c) {
+    int last = -1, queued = 0;
+    int64_t t0 = t_now_ms(), stable_since = t_now_ms();
+    while (t_now_ms() - t0 < 15000 && t_now_ms() - stable_since < 1500) {
+        t_sleep_ms(50);
+        if (ioctl(tc_fd(c), FIONREAD, &queued) != 0)
+            break;
+        if (queued != last) {
+            last = queued;
+            stable_since = t_now_ms();
+        }
+    }
+    return queued;
+}
 
 static void drain(tclient_t *c, int timeout_ms, drained_t *d) {
     for (;;) {
@@ -218,12 +237,17 @@ static void drain(tclient_t *c, int timeout_ms, drained_t *d) {
             d->bye = -(int)f->u.bye.code;
         else if (f->type == SISP_T_DATA)
             d->data += f->u.data.data.len;
+        else if (f->type == SISP_T_IMAGE_BEGIN)
+            d->image_size = f->u.image_begin.info.size;
+        else if (f->type == SISP_T_IMAGE_END)
+            d->ended = 1;
         else if (f->type == SISP_T_NOTIFY && d->n_notified < d->cap)
             d->notified[d->n_notified++] = f->u.notify.seq;
     }
 }
 
-/* The push queue cap (--push-queue 65536). sam, a member of `all`, stops reading:
+/* The push queue cap (--push-queue 4096: some 20 notifications). sam, a member of `all`, stops
+ * reading:
  *
  * 1. Connected and silent while alice posts 300 images. rita, reading, is told of each, in
  *    order. When sam reads at last, his stream holds a NOTIFY for every post, in order, or
@@ -231,15 +255,19 @@ static void drain(tclient_t *c, int timeout_ms, drained_t *d) {
  *    of unread output, so 300 notifications of ~200 bytes never reach the server's own
  *    queue: sam is not expected to be dropped here.)
  * 2. Stalled for real: sam asks for a 24 MiB image and reads nothing, so everything between
- *    the server and him fills up (the kernel's buffers, then the server's). The next
- *    notification for him is over the cap: the server must drop him then, without waiting for
- *    him to read. rita is still told of every post. When sam reads, the stream ends before the
- *    image does (with a BYE EBUSY if the server managed to send one).
+ *    the server and him fills up (the kernel's buffers, then the server's). The download
+ *    data queued does not count against the cap: 5 posts meanwhile, and when he reads he gets
+ *    the whole image and the 5 notifications, still connected. The notifications piling up
+ *    behind a stalled download do count: he stalls again, and once they are over the cap (60
+ *    of them, against room for some 20), the server must drop him, without waiting for him
+ *    to read. rita is still told of every post. When sam
+ *    reads, the stream ends before the image does (with a BYE EBUSY if the server managed to
+ *    send one).
  * 3. sam, back, catches up with LIST since=0: every post is there. */
 static void test_push_queue(void) {
-    printf("push queue cap (--push-queue 65536):\n");
+    printf("push queue cap (--push-queue 4096):\n");
     tserver_t s;
-    const char *const extra[] = {"--push-queue", "65536", NULL};
+    const char *const extra[] = {"--push-queue", "4096", NULL};
     if (start(&s, extra) != 0)
         return;
     const char *const names[] = {"alice", "rita", "sam"};
@@ -293,18 +321,36 @@ static void test_push_queue(void) {
         goto out;
     sisp_download_t dl = {sisp_slice_str("big.bin"), 0, sisp_slice_str("all"), 0};
     CHECK(tc_send(sam, SISP_T_DOWNLOAD, 0, &dl) != 0);
-    int last = -1, queued = 0;
-    int64_t t0 = t_now_ms(), stable_since = t_now_ms();
-    while (t_now_ms() - t0 < 15000 && t_now_ms() - stable_since < 1500) {
-        t_sleep_ms(50);
-        if (ioctl(tc_fd(sam), FIONREAD, &queued) != 0)
-            break;
-        if (queued != last) {
-            last = queued;
-            stable_since = t_now_ms();
-        }
+    int queued = wait_stalled(sam);
+    for (int i = 0; i < N_UNDER; i++) {
+        fill_image(small, sizeof small);
+        snprintf(name, sizeof name, "under-%03d.png", i);
+        posted[np++] = post_and_notify(p, &u[0], r, name, small, sizeof small);
     }
-    printf("  sam's download is stalled (%d bytes unread in his socket)\n", queued);
+    uint64_t *notified = d.notified;
+    memset(&d, 0, sizeof d);
+    d.notified = notified;
+    d.cap = N_POSTS;
+    drain(sam, 3000, &d);
+    printf("  sam stalled on a download while %d posts were made (under the cap): he then read "
+           "%llu of %llu bytes%s, %zu notifications%s\n",
+           N_UNDER, (unsigned long long)d.data, (unsigned long long)d.image_size,
+           d.ended ? " and IMAGE_END" : "", d.n_notified,
+           d.closed ? ", and the end of the connection" : "");
+    /* The download data queued does not count against the cap. */
+    CHECK(d.image_size > BIG_SIZE); /* the sealed image */
+    CHECK_U64(d.data, d.image_size);
+    CHECK(d.ended);
+    CHECK_U64(d.n_notified, N_UNDER);
+    for (size_t i = 0; i < d.n_notified && i < N_UNDER; i++)
+        CHECK_U64(d.notified[i], posted[np - N_UNDER + i]);
+    CHECK_INT(d.bye, 0);
+    CHECK(!d.closed);
+    CHECK(ping(sam) == 0);
+
+    CHECK(tc_send(sam, SISP_T_DOWNLOAD, 0, &dl) != 0);
+    queued = wait_stalled(sam);
+    printf("  sam's download is stalled again (%d bytes unread in his socket)\n", queued);
     int64_t first_post = t_now_ms();
     for (int i = 0; i < N_STALL; i++) {
         fill_image(small, sizeof small);
@@ -327,16 +373,16 @@ static void test_push_queue(void) {
                                                            : st < 0 ? "unknown"
                                                                     : "closing");
 
-    uint64_t *notified = d.notified;
     memset(&d, 0, sizeof d);
     d.notified = notified;
     d.cap = N_POSTS;
     drain(sam, 5000, &d);
-    printf("  sam read %llu of %u bytes of the image, %zu notifications, then %s%s\n",
-           (unsigned long long)d.data, BIG_SIZE, d.n_notified,
+    printf("  sam read %llu of %llu bytes of the image, %zu notifications, then %s%s\n",
+           (unsigned long long)d.data, (unsigned long long)d.image_size, d.n_notified,
            d.bye ? "BYE " : "the end of the connection", d.bye ? t_errname(d.bye) : "");
     CHECK(d.closed);
-    CHECK(d.data < BIG_SIZE); /* dropped mid-download */
+    CHECK(d.data < d.image_size); /* dropped mid-download */
+    CHECK(!d.ended);
     CHECK(d.n_notified < N_STALL);
     if (d.bye != 0) {
         CHECK_ERR(d.bye, SISP_EBUSY);

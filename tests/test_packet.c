@@ -1166,6 +1166,69 @@ static void test_download(void) {
     sisp_buf_free(&pl);
 }
 
+/* A DATA frame built in place (a file read straight into the output) is byte for byte what
+ * sisp_data_encode writes, decodes back, and is refused where the encoder would refuse it. */
+static void test_data_in_place(void) {
+    static const struct {
+        uint32_t stream;
+        uint64_t offset;
+        size_t len;
+    } cases[] = {{1, 0, 1},
+                 {7, 65536, 65536},
+                 {0xffffffffu, UINT64_MAX - SISP_CHUNK_MAX, SISP_CHUNK_MAX},
+                 {3, 12345, 1000}};
+    static uint8_t bytes[SISP_CHUNK_MAX];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)(i * 131 + 7);
+    sisp_buf_t want, place;
+    sisp_buf_init(&want, 0);
+    sisp_buf_init(&place, 0);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sisp_buf_reset(&want);
+        sisp_buf_reset(&place);
+        must(sisp_buf_append(&place, "xy", 2)); /* after whatever is queued already */
+        sisp_data_t d = {cases[k].offset, sisp_slice(bytes, cases[k].len)};
+        CHECK_ERR(sisp_data_encode(&want, cases[k].stream, &d), 0);
+        size_t ask = cases[k].len + 100 > SISP_CHUNK_MAX ? SISP_CHUNK_MAX : cases[k].len + 100;
+        uint8_t *room = sisp_data_room(&place, ask); /* room for more than is used */
+        CHECK(room != NULL);
+        if (room == NULL)
+            continue;
+        CHECK_U64((uint64_t)(room - place.data), 2 + SISP_DATA_OVERHEAD);
+        memcpy(room, bytes, cases[k].len);
+        CHECK_ERR(sisp_data_put(&place, cases[k].stream, cases[k].offset, cases[k].len), 0);
+        CHECK(t_mem_eq(place.data + 2, place.len - 2, want.data, want.len));
+        sisp_decoder_t dc;
+        sisp_frame_t f;
+        size_t n = 0;
+        decoder_for(&dc, SISP_T_DATA);
+        CHECK_ERR(sisp_frame_decode(&dc, place.data + 2, place.len - 2, &f, &n), 0);
+        sisp_data_t back;
+        CHECK_ERR(sisp_data_decode(&f, &back), 0);
+        CHECK_U64(back.offset, cases[k].offset);
+        CHECK(t_mem_eq(back.data.ptr, back.data.len, bytes, cases[k].len));
+    }
+    /* Refusals: nothing appended. */
+    sisp_buf_reset(&place);
+    CHECK(sisp_data_room(&place, SISP_CHUNK_MAX + 1) == NULL);
+    CHECK(sisp_data_room(&place, 10) != NULL);
+    CHECK_ERR(sisp_data_put(&place, 0, 0, 10), SISP_ESTREAM);
+    CHECK_ERR(sisp_data_put(&place, 1, 0, 0), SISP_EFIELDLEN);
+    CHECK_ERR(sisp_data_put(&place, 1, 0, SISP_CHUNK_MAX + 1), SISP_EFIELDLEN);
+    CHECK_U64(place.len, 0);
+    sisp_buf_t capped;
+    sisp_buf_init(&capped, SISP_DATA_OVERHEAD + 99); /* a buffer that may not grow enough */
+    CHECK(sisp_data_room(&capped, 100) == NULL);
+    CHECK(sisp_data_room(&capped, 99) != NULL);
+    CHECK_ERR(sisp_data_put(&capped, 1, 0, 100), SISP_EINVAL); /* more than there is room for */
+    CHECK_U64(capped.len, 0);
+    CHECK_ERR(sisp_data_put(&capped, 1, 0, 99), 0);
+    CHECK_U64(capped.len, SISP_DATA_OVERHEAD + 99);
+    sisp_buf_free(&capped);
+    sisp_buf_free(&want);
+    sisp_buf_free(&place);
+}
+
 static int stream_allowed(uint8_t type, uint32_t stream) {
     int rule = sisp_type_stream_rule(type);
     return rule == SISP_STREAM_ANY || (rule == SISP_STREAM_ZERO) == (stream == 0);
@@ -1561,6 +1624,7 @@ int main(void) {
     test_too_many();
     test_names_and_text();
     test_download();
+    test_data_in_place();
     test_streams();
     test_encoder_refuses();
     test_payload_decode_type();

@@ -483,16 +483,22 @@ static int is_empty(const sisp_field_desc_t *f, const void *slot) {
     return ((const sisp_slice_t *)slot)->len == 0;
 }
 
+/* Writes a field header (id with its critical bit, wire type, length). */
+static uint8_t *put_field_header(uint8_t *p, const sisp_field_desc_t *f, size_t len) {
+    p[0] = (uint8_t)(f->id | ((f->flags & SISP_F_REQ) ? SISP_FIELD_CRITICAL : 0));
+    p[1] = f->wtype;
+    sisp_store32(p + 2, (uint32_t)len);
+    return p + SISP_FIELD_HEADER_SIZE;
+}
+
 static int put_field(sisp_buf_t *out, const sisp_field_desc_t *f, const void *slot) {
     uint8_t hdr[SISP_FIELD_HEADER_SIZE];
-    hdr[0] = (uint8_t)(f->id | ((f->flags & SISP_F_REQ) ? SISP_FIELD_CRITICAL : 0));
-    hdr[1] = f->wtype;
     unsigned w = int_width(f->wtype);
     int rc;
 
     if (f->wtype == SISP_W_STRUCT) {
         size_t at = out->len;
-        sisp_store32(hdr + 2, 0);
+        put_field_header(hdr, f, 0);
         if ((rc = sisp_buf_append(out, hdr, sizeof hdr)) != 0)
             return rc;
         if ((rc = sisp_fields_encode(out, f->sub, slot)) != 0)
@@ -510,7 +516,7 @@ static int put_field(sisp_buf_t *out, const sisp_field_desc_t *f, const void *sl
         uint64_t x = load_int(slot, w);
         for (unsigned i = 0; i < w; i++)
             v[i] = (uint8_t)(x >> (8 * (w - 1 - i)));
-        sisp_store32(hdr + 2, w);
+        put_field_header(hdr, f, w);
         if ((rc = sisp_buf_append(out, hdr, sizeof hdr)) != 0)
             return rc;
         return sisp_buf_append(out, v, w);
@@ -518,7 +524,7 @@ static int put_field(sisp_buf_t *out, const sisp_field_desc_t *f, const void *sl
     const sisp_slice_t *sl = slot;
     if (sl->len > UINT32_MAX)
         return SISP_ETOOBIG;
-    sisp_store32(hdr + 2, (uint32_t)sl->len);
+    put_field_header(hdr, f, sl->len);
     if ((rc = sisp_buf_append(out, hdr, sizeof hdr)) != 0)
         return rc;
     return sisp_buf_append(out, sl->ptr, sl->len);
@@ -603,6 +609,37 @@ int sisp_payload_encode(sisp_buf_t *out, uint8_t type, uint32_t stream, const vo
 
 int sisp_packet_encode(sisp_buf_t *out, const sisp_packet_t *pkt) {
     return sisp_payload_encode(out, pkt->type, pkt->stream, &pkt->u);
+}
+
+_Static_assert(SISP_DATA_OVERHEAD == SISP_HEADER_SIZE + 2 * SISP_FIELD_HEADER_SIZE + 8,
+               "a DATA frame: header, the offset field, the data field's header");
+
+uint8_t *sisp_data_room(sisp_buf_t *out, size_t n) {
+    if (n > SISP_CHUNK_MAX || sisp_buf_reserve(out, SISP_DATA_OVERHEAD + n) != 0)
+        return NULL;
+    return out->data + out->len + SISP_DATA_OVERHEAD;
+}
+
+int sisp_data_put(sisp_buf_t *out, uint32_t stream, uint64_t offset, size_t len) {
+    if (stream == 0)
+        return SISP_ESTREAM;
+    if (len < fields_data[1].min || len > fields_data[1].max)
+        return SISP_EFIELDLEN;
+    if (out->cap - out->len < SISP_DATA_OVERHEAD + len)
+        return SISP_EINVAL; /* no room was made for it */
+    /* The headers come from the DATA schema's own descriptors, so they cannot differ from
+     * what sisp_data_encode writes. */
+    uint8_t *p = out->data + out->len;
+    sisp_store32(p, (uint32_t)(SISP_DATA_OVERHEAD - SISP_HEADER_SIZE + len));
+    p[4] = SISP_VERSION;
+    p[5] = SISP_T_DATA;
+    sisp_store16(p + 6, 0);
+    sisp_store32(p + 8, stream);
+    p = put_field_header(p + SISP_HEADER_SIZE, &fields_data[0], 8);
+    sisp_store64(p, offset);
+    put_field_header(p + 8, &fields_data[1], len);
+    out->len += SISP_DATA_OVERHEAD + len;
+    return 0;
 }
 
 static int values_equal(const sisp_schema_t *s, const void *a, const void *b);

@@ -446,15 +446,19 @@ int tenv_send(tenv_t *t, sisp_session_t *s, uint8_t type, uint32_t stream, const
     return rc;
 }
 
-int tenv_hello_encode(sisp_buf_t *out) {
+int tenv_hello_encode_max(sisp_buf_t *out, uint32_t max_data) {
     sisp_hello_t h;
     memset(&h, 0, sizeof h);
     h.magic = sisp_slice(SISP_MAGIC, SISP_MAGIC_LEN);
     h.version = SISP_VERSION;
     h.max_control = SISP_LIMIT_CONTROL;
-    h.max_data = SISP_LIMIT_DATA;
+    h.max_data = max_data;
     h.software = sisp_slice_str("sisp-tenv");
     return sisp_hello_encode(out, 0, &h);
+}
+
+int tenv_hello_encode(sisp_buf_t *out) {
+    return tenv_hello_encode_max(out, SISP_LIMIT_DATA);
 }
 
 /* ---- the client's side ---- */
@@ -485,7 +489,7 @@ void tenv_peer_take_once(tenv_peer_t *p, sisp_session_t *s) {
     if (sisp_buf_append(&p->in, out->data, out->len) != 0)
         abort();
     p->received += out->len;
-    sisp_buf_consume(out, out->len);
+    sisp_session_sent(s, sisp_session_taken(s, out->len)); /* the peer has it at once */
 }
 
 void tenv_peer_take(tenv_peer_t *p, tenv_t *t, sisp_session_t *s) {

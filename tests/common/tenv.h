@@ -123,8 +123,9 @@ void tenv_session_free(tenv_t *t, sisp_session_t *s);
 void tenv_input(tenv_t *t, sisp_session_t *s, const void *p, size_t n);
 /* Encodes one frame from a packet struct and feeds it (tenv_input). Returns the encoder's rc. */
 int tenv_send(tenv_t *t, sisp_session_t *s, uint8_t type, uint32_t stream, const void *pkt);
-/* The HELLO a client sends. */
+/* The HELLO a client sends; with the largest DATA payload it takes given. */
 int tenv_hello_encode(sisp_buf_t *out);
+int tenv_hello_encode_max(sisp_buf_t *out, uint32_t max_data);
 
 /* The first recorded push of that kind, target and frame type at or after index *from
  * (NULL: 0); *from is set past it. NULL if none. */

@@ -363,6 +363,16 @@ SISP_MUST_CHECK int sisp_payload_encode(sisp_buf_t *out, uint8_t type, uint32_t 
 
 SISP_MUST_CHECK int sisp_packet_encode(sisp_buf_t *out, const sisp_packet_t *pkt);
 
+/* A DATA frame built around payload already in place, so a file can be read straight into the
+ * output: sisp_data_room makes room for a frame of up to n data bytes and returns where they
+ * go (NULL if it cannot); once len (1 .. n) bytes are there, sisp_data_put writes the headers
+ * in front of them and appends the frame. The bytes are those sisp_data_encode writes. On
+ * error nothing is appended. SISP_DATA_OVERHEAD: the frame header, the offset field, the data
+ * field's header. */
+#define SISP_DATA_OVERHEAD (SISP_HEADER_SIZE + 6u + 8u + 6u)
+uint8_t *sisp_data_room(sisp_buf_t *out, size_t n);
+SISP_MUST_CHECK int sisp_data_put(sisp_buf_t *out, uint32_t stream, uint64_t offset, size_t len);
+
 /* 1 if two packets of one type carry the same field values (what the wire would carry). */
 int sisp_packet_equal(uint8_t type, const void *a, const void *b);
 
