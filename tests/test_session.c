@@ -27,11 +27,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- a client connection over a session ---- */
@@ -1307,6 +1310,80 @@ static void test_transfers(void) {
     tenv_close(&t);
 }
 
+/* ---- (h) a full disk ---- */
+
+/* In the child: the store on a 3 MiB tmpfs. Returns the failures. */
+static int disk_full_child(const char *dir) {
+    tenv_t t;
+    tenv_world_t w;
+    if (tenv_open(&t, dir) != 0 || tenv_world_build(&t, &w) != 0) {
+        T_FAIL_AT("no environment on the small file system");
+        return 1;
+    }
+    size_t len = 4u << 20;
+    uint8_t *plain = malloc(len);
+    if (plain == NULL)
+        return 1;
+    for (size_t i = 0; i < len; i++)
+        plain[i] = (uint8_t)(i * 7 + (i >> 13));
+    memcpy(plain, t_png_1x1, sizeof t_png_1x1);
+    image_t big, small;
+    image_make(&big, &w.alice.id, "alice", "big.png", "all", plain, len, 5);
+    image_make(&small, &w.alice.id, "alice", "small.png", "all", plain, 10000, 6);
+    free(plain);
+    conn_t c;
+    conn_open(&c, &t, &w.alice);
+    hello(&c);
+    /* Refused at POST_BEGIN, before any DATA: the blocks could not be reserved. */
+    post_begin(&c, 1, &big, NULL, NULL, big.cipher.len);
+    const sisp_packet_t *p = EXPECT_ERROR(&c, SISP_ESTORE, SISP_T_POST_BEGIN);
+    CHECK(p && sisp_slice_eq(p->u.error.message,
+                             sisp_slice_str("the server has no room for this image")));
+    CHECK(!closing(&c));
+    CHECK_U64(count_files(&t, "blobs/tmp"), 0); /* and its temp file is gone */
+    /* An image that fits still goes in, on the same connection. */
+    p = upload(&c, 3, &small);
+    CHECK(p && p->type == SISP_T_POSTED);
+    conn_close(&c);
+    image_free(&big);
+    image_free(&small);
+    tenv_world_free(&w);
+    tenv_close(&t);
+    return t_failures;
+}
+
+/* POST_BEGIN reserves the image's blocks (fallocate): on a disk without room for it, the
+ * upload is refused at once with ESTORE and a message that says so, nothing is left behind,
+ * and a smaller image still goes in. The store is put on a 3 MiB tmpfs, mounted in a child
+ * process's own mount namespace; where that is not allowed (no CAP_SYS_ADMIN), this says so
+ * and checks nothing. */
+static void test_disk_full(void) {
+    char dir[] = "/tmp/sisp-full-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        T_FAIL_AT("mkdtemp");
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("tmpfs", dir, "tmpfs", 0, "size=3m,mode=0700") != 0)
+            _exit(77);
+        int failures = disk_full_child(dir);
+        fflush(NULL);
+        _exit(failures == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    rmdir(dir);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+        printf("test_session: cannot mount a small file system here: the full-disk case is "
+               "skipped\n");
+        return;
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* ---- regressions: server bugs found with this environment ---- */
 
 /* Frames after BYE: a job that completed after the session started closing appended its
@@ -1511,6 +1588,7 @@ int main(void) {
     test_certs();
     test_push_cap();
     test_transfers();
+    test_disk_full();
     test_bugs();
     return t_done("test_session");
 }
