@@ -9,6 +9,8 @@
  * big-endian length):
  *   'E' n  the next n bytes are echoed back
  *   'U' n  the next n bytes are read and dropped, then one byte 'K' is sent (an upload)
+ *   'H' n  the same, and the n bytes are hashed with SHA-256 as they come, as sispd hashes an
+ *          upload's ciphertext (sisp_sha256: the same code); the ack is the hash's first byte
  *   'D' n  n bytes are sent (a download)
  *
  *   sisp-bench-echo --data DIR [--listen 127.0.0.1:PORT]
@@ -48,7 +50,9 @@ typedef struct {
     uint64_t left;
     const uint8_t *wptr; /* a wolfSSL_write to repeat with the same arguments */
     int wlen;
-    int ack; /* 'U' done: the ack byte is what wptr points at */
+    int ack;            /* 'U' done: the ack byte is what wptr points at */
+    sisp_sha256_t hash; /* 'H' */
+    uint8_t digest[SISP_SHA256_SIZE];
     uint8_t buf[IO_MAX];
 } econn_t;
 
@@ -89,6 +93,8 @@ static void on_event(uv_poll_t *p, int status, int events);
 
 static void on_closed(uv_handle_t *h) {
     econn_t *c = (econn_t *)h;
+    if (c->op == 'H')
+        sisp_sha256_free(&c->hash);
     wolfSSL_free(c->ssl);
     close(c->fd);
     free(c);
@@ -165,7 +171,11 @@ static void drive(econn_t *c) {
             c->left = 0;
             for (int i = 1; i < 9; i++)
                 c->left = c->left << 8 | c->hdr[i];
-            if (c->op != 'E' && c->op != 'U' && c->op != 'D') {
+            if (c->op != 'E' && c->op != 'U' && c->op != 'D' && c->op != 'H') {
+                econn_close(c);
+                return;
+            }
+            if (c->op == 'H' && (c->left == 0 || sisp_sha256_init(&c->hash) != 0)) {
                 econn_close(c);
                 return;
             }
@@ -173,7 +183,7 @@ static void drive(econn_t *c) {
                 c->op = 0;
             continue;
         }
-        /* 'E' or 'U': read some of the payload */
+        /* 'E', 'U' or 'H': read some of the payload */
         int want = c->left < IO_MAX ? (int)c->left : IO_MAX;
         int r = wolfSSL_read(c->ssl, c->buf, want);
         if (r <= 0) {
@@ -181,9 +191,20 @@ static void drive(econn_t *c) {
             return;
         }
         c->left -= (uint64_t)r;
+        if (c->op == 'H' && sisp_sha256_update(&c->hash, c->buf, (size_t)r) != 0) {
+            econn_close(c);
+            return;
+        }
         if (c->op == 'E') {
             c->wptr = c->buf;
             c->wlen = r;
+        } else if (c->op == 'H' && c->left == 0) {
+            if (sisp_sha256_final(&c->hash, c->digest) != 0) {
+                econn_close(c);
+                return;
+            }
+            c->wptr = c->digest;
+            c->wlen = 1;
         } else if (c->left == 0) {
             c->wptr = &ack_byte;
             c->wlen = 1;

@@ -1578,6 +1578,8 @@ static double xfer_wait(bconn_t *c, const char *what) {
  * counts); echo `U` (timed to its ack byte); nginx POST /upload with Content-Length, then
  * GET /one (timed to GET's answer: nginx answers the POST with 204 at once and discards the
  * body after it). */
+static int echo_hash; /* echo uploads with 'H': hashed as sispd hashes them */
+
 static void up_start(bconn_t *c, sealed_t *img) {
     up_img = img;
     c->flag = 0;
@@ -1600,7 +1602,7 @@ static void up_start(bconn_t *c, sealed_t *img) {
         uint8_t cmd[9];
         c->on_bytes = echo_bytes;
         c->want = 1;
-        put_cmd(cmd, 'U', img->cipher.len);
+        put_cmd(cmd, echo_hash ? 'H' : 'U', img->cipher.len);
         bc_write(c, cmd, sizeof cmd);
     } else {
         c->on_bytes = http_bytes;
@@ -1687,6 +1689,8 @@ static void scenario_bulk(void) {
     /* [kind][rep]: rates, MB per server CPU-s, and (sispd) loop / process busy */
     static double up[K_N][MAX_REPS], down[K_N][MAX_REPS], upc[K_N][MAX_REPS], downc[K_N][MAX_REPS];
     static double lu[MAX_REPS], pu[MAX_REPS], ld[MAX_REPS], pd[MAX_REPS], q[MAX_REPS];
+    /* bare wolfSSL that also hashes the upload with SHA-256 (echo 'H'): [0] MB/s, [1] per core */
+    static double uph[2][MAX_REPS];
     uint8_t *plain = make_plain(opt.bulk_bytes);
     bconn_t *conn[K_N] = {NULL, NULL, NULL};
     unsigned got = 0;
@@ -1712,11 +1716,18 @@ static void scenario_bulk(void) {
                                      &proc[dir][k]);
                 ok = v[dir][k] > 0;
             }
+        double vh = 0, coreh = 0, lh, ph;
+        if (ok) { /* the reference again, hashing what it receives */
+            echo_hash = 1;
+            vh = bulk_one(&conn[K_ECHO], K_ECHO, &img, 1, &coreh, &lh, &ph);
+            echo_hash = 0;
+            ok = vh > 0;
+        }
         sealed_free(&img);
         if (!ok)
             break;
-        say("  %u: up echo %.1f sispd %.1f%s, down echo %.1f sispd %.1f%s MB/s%s", r, v[0][K_ECHO],
-            v[0][K_SISP], "", v[1][K_ECHO], v[1][K_SISP], "", r == 0 ? " (warm-up)" : "");
+        say("  %u: up echo %.1f echo+sha256 %.1f sispd %.1f, down echo %.1f sispd %.1f MB/s%s", r,
+            v[0][K_ECHO], vh, v[0][K_SISP], v[1][K_ECHO], v[1][K_SISP], r == 0 ? " (warm-up)" : "");
         if (ng)
             say("     nginx up %.1f down %.1f MB/s; per server CPU-s: up echo %.0f sispd %.0f "
                 "nginx %.0f, down echo %.0f sispd %.0f nginx %.0f MB",
@@ -1731,6 +1742,8 @@ static void scenario_bulk(void) {
             upc[k][got] = core[0][k];
             downc[k][got] = core[1][k];
         }
+        uph[0][got] = vh;
+        uph[1][got] = coreh;
         lu[got] = loop[0][K_SISP];
         pu[got] = proc[0][K_SISP];
         ld[got] = loop[1][K_SISP];
@@ -1750,6 +1763,8 @@ static void scenario_bulk(void) {
                      kind_name[kinds[i]]);
             row(name, "MB/cpu-s", dir ? downc[kinds[i]] : upc[kinds[i]], got, work);
         }
+    row("bulk_up_echo_sha256", "MB/s", uph[0], got, work);
+    row("bulk_up_echo_sha256_per_core", "MB/cpu-s", uph[1], got, work);
     row("bulk_up_sispd_loop_thread_busy", "cpu/wall", lu, got, work);
     row("bulk_up_sispd_process_busy", "cpu/wall", pu, got, work);
     row("bulk_down_sispd_loop_thread_busy", "cpu/wall", ld, got, work);
@@ -1762,6 +1777,8 @@ static void scenario_bulk(void) {
     } ratios[] = {
         {"bulk_up_sispd/echo", up, up, K_SISP, K_ECHO},
         {"bulk_down_sispd/echo", down, down, K_SISP, K_ECHO},
+        {"bulk_up_sispd/echo_per_core", upc, upc, K_SISP, K_ECHO},
+        {"bulk_down_sispd/echo_per_core", downc, downc, K_SISP, K_ECHO},
         {"bulk_up_sispd/nginx", up, up, K_SISP, K_NGINX},
         {"bulk_down_sispd/nginx", down, down, K_SISP, K_NGINX},
         {"bulk_up_sispd/nginx_per_core", upc, upc, K_SISP, K_NGINX},
@@ -1776,6 +1793,13 @@ static void scenario_bulk(void) {
                        ? ratios[i].a[ratios[i].ka][r] / ratios[i].b[ratios[i].kb][r]
                        : 0;
         row(ratios[i].name, "ratio", q, got, "-");
+    }
+    /* sispd's upload against the reference that hashes as it does, MB/s and per core. */
+    for (int per_core = 0; per_core < 2; per_core++) {
+        for (unsigned r = 0; r < got; r++)
+            q[r] = uph[per_core][r] > 0 ? (per_core ? upc : up)[K_SISP][r] / uph[per_core][r] : 0;
+        row(per_core ? "bulk_up_sispd/echo_sha256_per_core" : "bulk_up_sispd/echo_sha256", "ratio",
+            q, got, "-");
     }
     free(plain);
     for (int k = 0; k < K_N; k++)
@@ -1897,6 +1921,10 @@ static void scenario_conc(void) {
     for (unsigned r = 0; r < got; r++)
         q[r] = agg[K_ECHO][r] > 0 ? agg[K_SISP][r] / agg[K_ECHO][r] : 0;
     snprintf(name, sizeof name, "conc%u_down_sispd/echo", n);
+    row(name, "ratio", q, got, "-");
+    for (unsigned r = 0; r < got; r++)
+        q[r] = core[K_ECHO][r] > 0 ? core[K_SISP][r] / core[K_ECHO][r] : 0;
+    snprintf(name, sizeof name, "conc%u_down_sispd/echo_per_core", n);
     row(name, "ratio", q, got, "-");
     if (ng) {
         for (unsigned r = 0; r < got; r++)
