@@ -25,14 +25,12 @@ struct conn {
     sisp_session_t *sess;
     uv_write_t wreq;
     sisp_buf_t inflight;    /* ciphertext handed to uv_write */
-    uint64_t taken;         /* session output position handed to TLS so far */
-    uint64_t inflight_upto; /* the write in flight holds the output up to here */
+    uint64_t inflight_upto; /* the write in flight holds the session's output up to here */
     int writing;
     int closing;       /* close requested: handle closing or closed */
     int close_pending; /* close once output is flushed */
     int read_stopped;
-    int preauth;      /* counted in n_preauth */
-    int addr_counted; /* counted in the server's per-address table */
+    int preauth; /* counted in n_preauth */
     int pinged;
     char addr[64];
     int64_t created, last_rx;
@@ -98,8 +96,6 @@ void sisp_net_cfg_default(sisp_net_cfg_t *cfg) {
     cfg->idle_timeout = 300;
     cfg->min_rate = 1024;
     cfg->rate_window = 20;
-    cfg->write_high = 4u * 1024u * 1024u;
-    cfg->write_low = 1024u * 1024u;
 }
 
 static int64_t now_s(void) {
@@ -131,8 +127,7 @@ static void conn_close(conn_t *c) {
     srv->n_conns--;
     if (c->preauth)
         srv->n_preauth--;
-    if (c->addr_counted)
-        addr_dec(srv, c->addr);
+    addr_dec(srv, c->addr);     /* every connection that gets here was counted */
     sisp_session_free(c->sess); /* deferred by the session while a job of it runs */
     c->sess = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_closed);
@@ -166,6 +161,7 @@ static void on_written(uv_write_t *req, int status) {
 static void flush(conn_t *c) {
     if (c->closing)
         return;
+    uint64_t handed = 0; /* the session's output position handed to TLS so far */
     if (c->sess) {
         sisp_buf_t *out = sisp_session_output(c->sess);
         size_t taken = 0;
@@ -183,7 +179,7 @@ static void flush(conn_t *c) {
             }
             taken += n;
         }
-        c->taken = sisp_session_taken(c->sess, taken);
+        handed = sisp_session_taken(c->sess, taken);
         if (sisp_session_closing(c->sess) && c->closing_since == 0)
             c->closing_since = now_s();
         if (sisp_session_closing(c->sess) && out->len == 0 && !c->close_pending) {
@@ -198,7 +194,7 @@ static void flush(conn_t *c) {
         c->inflight = *tls_out;
         *tls_out = tmp;
         sisp_buf_reset(tls_out);
-        c->inflight_upto = c->taken; /* TLS writes whole: all of it is in this write */
+        c->inflight_upto = handed; /* TLS writes whole: all of it is in this write */
         uv_buf_t b = uv_buf_init((char *)c->inflight.data, (unsigned)c->inflight.len);
         if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
             conn_close(c);
@@ -210,9 +206,9 @@ static void flush(conn_t *c) {
         conn_close(c);
         return;
     }
-    size_t queued = tls_out->len + c->inflight.len;
-    int full = queued > c->srv->net.write_high || (c->sess && sisp_session_input_full(c->sess));
-    if (full && !c->read_stopped) {
+    /* What waits below the session is bounded above (TLS_QUEUE); what the session holds, it
+     * bounds itself, and says when to stop reading. */
+    if (c->sess && sisp_session_input_full(c->sess) && !c->read_stopped) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->read_stopped = 1;
     }
@@ -224,8 +220,7 @@ static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf);
 static void maybe_resume(conn_t *c) {
     if (!c->read_stopped || c->closing)
         return;
-    size_t queued = sisp_tls_out(c->tls)->len + c->inflight.len;
-    if (queued <= c->srv->net.write_low && !(c->sess && sisp_session_input_full(c->sess))) {
+    if (!(c->sess && sisp_session_input_full(c->sess))) {
         c->read_stopped = 0;
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     }
@@ -401,7 +396,6 @@ static void on_connection(uv_stream_t *server, int status) {
         uv_close((uv_handle_t *)&c->tcp, on_reject_closed);
         return;
     }
-    c->addr_counted = 1;
     c->created = c->last_rx = now_s();
     c->preauth = 1;
     srv->n_preauth++;
@@ -420,7 +414,8 @@ static void on_connection(uv_stream_t *server, int status) {
 /* The minimum data rate (slow-body defence): while the peer owes us the rest of a frame or an
  * upload, and we are reading, it must average min_rate bytes/s over each rate_window. */
 static int too_slow(sisp_server_t *srv, conn_t *c, int64_t now) {
-    if (srv->net.rate_window == 0 || c->read_stopped || !sisp_session_receiving(c->sess)) {
+    if (srv->net.min_rate == 0 || srv->net.rate_window == 0 || c->read_stopped ||
+        !sisp_session_receiving(c->sess)) {
         c->rate_since = 0;
         return 0;
     }
@@ -531,6 +526,8 @@ static void env_notify_user(sisp_env_t *env, const char *user, const uint8_t *f,
 static void fanout_run(sisp_job_t *job, sisp_store_t *st) {
     fanout_job_t *j = (fanout_job_t *)job;
     job->rc = sisp_store_members(st, j->group, sisp_members_add, &j->members);
+    if (job->rc == 0 && j->members.failed)
+        job->rc = SISP_ENOMEM; /* a partial list: as for the commit's, not pushed */
 }
 
 static void push_to_members(sisp_server_t *srv, sisp_members_t *m, const uint8_t *f, size_t n) {
@@ -549,6 +546,9 @@ static void fanout_done(sisp_job_t *job) {
     fanout_job_t *j = (fanout_job_t *)job;
     if (job->rc == 0)
         push_to_members(j->srv, &j->members, j->frame.data, j->frame.len);
+    else
+        sisp_log(SISP_LOG_WARN, "group %s: members not listed (%s): a notification is not sent",
+                 j->group, sisp_strerror(job->rc));
     sisp_buf_free(&j->frame);
     sisp_members_free(&j->members);
     free(j);

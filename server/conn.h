@@ -15,10 +15,8 @@ typedef struct {
     unsigned max_per_addr;      /* connections from one address */
     unsigned handshake_timeout; /* seconds for TLS and HELLO */
     unsigned idle_timeout;      /* seconds without a frame: PING at half, close at full */
-    unsigned min_rate;          /* bytes/s a peer must send while a frame or upload is open */
-    unsigned rate_window;       /* seconds over which min_rate is averaged; 0 = no minimum */
-    size_t write_high;          /* stop reading above this much queued output */
-    size_t write_low;           /* resume below this */
+    unsigned min_rate;    /* bytes/s a peer must send while a frame or upload is open; 0 = none */
+    unsigned rate_window; /* seconds over which min_rate is averaged (at least 1) */
 } sisp_net_cfg_t;
 
 void sisp_net_cfg_default(sisp_net_cfg_t *cfg);

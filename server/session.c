@@ -95,8 +95,7 @@ struct sisp_session {
         uint32_t stream;
         int fd;
         uint64_t size, offset;
-        uint32_t chunk; /* data bytes per DATA frame, within what the client accepts */
-        int cached;     /* try reads from the page cache on the loop first */
+        int cached; /* try reads from the page cache on the loop first */
     } down;
 };
 
@@ -316,7 +315,6 @@ static int job_take_frame(sisp_session_t *s, const uint8_t *frame, size_t len) {
 static void continue_download(sisp_session_t *s);
 static void end_download(sisp_session_t *s);
 static void download_advance(sisp_session_t *s, size_t n);
-static uint32_t download_chunk(const sisp_session_t *s);
 static void on_post_committed(sisp_session_t *s, int quiet);
 static void abort_upload(sisp_session_t *s);
 static void start_write(sisp_session_t *s);
@@ -403,7 +401,6 @@ static void job_done(sisp_job_t *base) {
             s->down.fd = j->fd;
             s->down.size = j->img->size;
             s->down.offset = j->offset;
-            s->down.chunk = download_chunk(s);
             s->down.cached = s->env->cfg.read_cached;
             j->fd = -1;
         }
@@ -1015,8 +1012,9 @@ static void on_post_begin(sisp_session_t *s, const sisp_frame_t *f, const uint8_
     start_job(s, OP_POST_BEGIN, f->stream, run_post_begin, 0);
 }
 
-/* Off the loop: hash the chunk (the loop does not touch s->up while this job runs, and one
- * write job at a time keeps the hash in stream order), then write it. */
+/* Off the loop: hash the batch, then write it. While this job runs the loop only fills the
+ * next batch (s->up.batch, written, failed) and never touches s->up.hash; one write job at a
+ * time keeps the hash in stream order. */
 static void run_write(sisp_job_t *base, sisp_store_t *st) {
     sjob_t *j = (sjob_t *)base;
     const uint8_t *p = j->data.data;
@@ -1284,7 +1282,8 @@ static int read_cached(sisp_session_t *s, size_t n) {
 static void continue_download(sisp_session_t *s) {
     while (s->down.active && !s->busy && !s->closing && s->out.len < DOWN_HIGH_WATER) {
         uint64_t left = s->down.size - s->down.offset;
-        size_t n = left < s->down.chunk ? (size_t)left : s->down.chunk;
+        uint32_t chunk = download_chunk(s);
+        size_t n = left < chunk ? (size_t)left : chunk;
         if (s->down.cached && read_cached(s, n))
             continue;
         sjob_t *j = &s->job;

@@ -26,12 +26,13 @@ void sisp_session_free(sisp_session_t *s);
 
 /* Plaintext from the peer. Processes every complete frame it can. */
 void sisp_session_input(sisp_session_t *s, const uint8_t *p, size_t len);
-/* 1 if the session holds this much unprocessed input that the glue should stop reading. */
+/* 1 if the glue should stop reading: the session holds this much unprocessed input, or so much
+ * output the peer has not taken that it takes no more requests. */
 int sisp_session_input_full(const sisp_session_t *s);
 /* Frames to send. The glue takes what it can with sisp_session_taken (which consumes it and
  * returns the output position after it, counted from the start), tells sisp_session_sent once
  * everything up to a position has left the server (written to the socket), and calls
- * sisp_session_drained so a download can continue. */
+ * sisp_session_drained so a download can continue and waiting requests are taken. */
 sisp_buf_t *sisp_session_output(sisp_session_t *s);
 uint64_t sisp_session_taken(sisp_session_t *s, size_t n);
 void sisp_session_sent(sisp_session_t *s, uint64_t upto);

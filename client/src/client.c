@@ -1153,11 +1153,6 @@ int sisp_cmd_trust(sisp_client_t *c, const char *user) {
 
 /* ---- for transfer.c ---- */
 
-int sisp__client_request(sisp_client_t *c, uint8_t type, const void *req, uint8_t want,
-                         const sisp_packet_t **reply, const char *what) {
-    return request(c, type, req, want, reply, what);
-}
-
 int sisp__client_user(sisp_client_t *c, const char *user, sisp_known_t *k) {
     return get_user(c, user, k);
 }

@@ -4,9 +4,6 @@
 
 #include <sisp/client.h>
 
-/* A request whose reply must be of type `want` (else c->why names the server's error). */
-int sisp__client_request(sisp_client_t *c, uint8_t type, const void *req, uint8_t want,
-                         const sisp_packet_t **reply, const char *what);
 /* user's keys, verified against the pinned CA and the user's pin. */
 int sisp__client_user(sisp_client_t *c, const char *user, sisp_known_t *k);
 /* The key of a group's epoch granted to me (epoch 0: the newest). */

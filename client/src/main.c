@@ -39,7 +39,7 @@ static const char usage_global[] =
     "  REGISTER <username> [--invite CODE]       create your keys and get a certificate\n"
     "  POST_IMAGE <name> <path> [--group G]      seal, sign and upload a PNG or JPEG\n"
     "  DOWNLOAD <name> [-o PATH] [--group G]     download, verify and decrypt an image\n"
-    "  DISPLAY <name> [--group G]                download if needed, verify, open sisp-view\n"
+    "  DISPLAY <name> [--group G]                download (again), verify, open sisp-view\n"
     "  LIST [--group G] [--since SEQ]            list images\n"
     "  WATCH                                     print NEW_IMAGE lines as images are posted\n"
     "  GROUP CREATE <g> | ADD <g> <user> | REMOVE <g> <user> | LIST [<g>]\n"

@@ -34,7 +34,6 @@
 
 #define IO_CHUNK (64u * 1024u)
 #define POST_MAX (4ull * 1024 * 1024 * 1024) /* largest image sent or received */
-#define MANIFEST_MAX 4096
 
 /* ---- progress ---- */
 
@@ -255,7 +254,7 @@ int sisp_cmd_post(sisp_client_t *c, const char *name, const char *path, const ch
 typedef struct {
     int fd; /* ciphertext, unlinked */
     int began, ended, err;
-    uint8_t manifest[MANIFEST_MAX];
+    uint8_t manifest[SISP_MANIFEST_MAX];
     size_t manifest_len;
     uint8_t sig[SISP_SIG_SIZE];
     size_t sig_len;
@@ -277,7 +276,7 @@ static int dl_sink(void *arg, const sisp_packet_t *p) {
     switch (p->type) {
     case SISP_T_IMAGE_BEGIN: {
         const sisp_image_begin_t *b = &p->u.image_begin;
-        if (d->began || b->manifest.len > MANIFEST_MAX || b->signature.len != SISP_SIG_SIZE ||
+        if (d->began || b->manifest.len > SISP_MANIFEST_MAX || b->signature.len != SISP_SIG_SIZE ||
             b->offset != 0)
             return d->err = SISP_EPROTO;
         /* The ciphertext goes to disk before the manifest is verified: bound it first. */
@@ -577,8 +576,8 @@ int sisp_cmd_display(sisp_client_t *c, const char *name, const char *group) {
     if (sisp_check_imagename(name, strlen(name)) != 0 ||
         (group != NULL && sisp_check_groupname(group, strlen(group)) != 0))
         return sisp_client_fail(c, SISP_EINVAL, "DISPLAY takes an image name [--group G]");
-    /* Downloads go to images/<group>/<name>; without a group, to images/<name> of the group
-     * the server picks, found after the download. */
+    /* Downloads go to images/<group>/<name>; without a group, to images/any/<name> (the
+     * server picks the group: the newest image of that name in any of the user's groups). */
     char dir[SISP_HOME_PATH_MAX], path[SISP_HOME_PATH_MAX + SISP_IMAGENAME_MAX + 2], rel[128];
     snprintf(rel, sizeof rel, "images/%s", group ? group : "any");
     if (sisp_home_path(&c->home, rel, dir, sizeof dir) != 0 ||

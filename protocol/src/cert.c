@@ -91,7 +91,8 @@ static int get_digits(const uint8_t *p, int n, int64_t *v) {
 
 /* Parses an encoded Time as written by sisp__asn_time_encode (the DER profile of RFC 5280: seconds
  * present, 'Z'). */
-int sisp__asn_time_decode(const uint8_t *p, size_t len, int64_t *t) {
+/* Parses a Time as written by sisp__asn_time_encode. SISP_ECSR when malformed. */
+static int sisp__asn_time_decode(const uint8_t *p, size_t len, int64_t *t) {
     int64_t y, mo, d, h, mi, s;
     size_t ylen;
     if (len == 15 && p[0] == ASN_UTC_TIME && p[1] == 13)

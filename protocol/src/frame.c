@@ -77,16 +77,21 @@ int sisp_frame_decode(sisp_decoder_t *d, const uint8_t *buf, size_t len, sisp_fr
     return SISP_OK;
 }
 
+void sisp_frame_header_write(uint8_t h[SISP_HEADER_SIZE], uint8_t type, uint16_t flags,
+                             uint32_t stream, uint32_t payload_len) {
+    sisp_store32(h, payload_len);
+    h[4] = SISP_VERSION;
+    h[5] = type;
+    sisp_store16(h + 6, flags);
+    sisp_store32(h + 8, stream);
+}
+
 int sisp_frame_put_header(sisp_buf_t *out, uint8_t type, uint16_t flags, uint32_t stream,
                           size_t payload_len) {
     if (payload_len > SISP_LIMIT_ABSOLUTE)
         return SISP_ETOOBIG;
     uint8_t h[SISP_HEADER_SIZE];
-    sisp_store32(h, (uint32_t)payload_len);
-    h[4] = SISP_VERSION;
-    h[5] = type;
-    sisp_store16(h + 6, flags);
-    sisp_store32(h + 8, stream);
+    sisp_frame_header_write(h, type, flags, stream, (uint32_t)payload_len);
     return sisp_buf_append(out, h, sizeof h);
 }
 

@@ -627,14 +627,11 @@ int sisp_data_put(sisp_buf_t *out, uint32_t stream, uint64_t offset, size_t len)
         return SISP_EFIELDLEN;
     if (out->cap - out->len < SISP_DATA_OVERHEAD + len)
         return SISP_EINVAL; /* no room was made for it */
-    /* The headers come from the DATA schema's own descriptors, so they cannot differ from
-     * what sisp_data_encode writes. */
+    /* The frame header as every encoder writes it, and the field headers from the DATA
+     * schema's own descriptors: they cannot differ from what sisp_data_encode writes. */
     uint8_t *p = out->data + out->len;
-    sisp_store32(p, (uint32_t)(SISP_DATA_OVERHEAD - SISP_HEADER_SIZE + len));
-    p[4] = SISP_VERSION;
-    p[5] = SISP_T_DATA;
-    sisp_store16(p + 6, 0);
-    sisp_store32(p + 8, stream);
+    sisp_frame_header_write(p, SISP_T_DATA, 0, stream,
+                            (uint32_t)(SISP_DATA_OVERHEAD - SISP_HEADER_SIZE + len));
     p = put_field_header(p + SISP_HEADER_SIZE, &fields_data[0], 8);
     sisp_store64(p, offset);
     put_field_header(p + 8, &fields_data[1], len);

@@ -44,8 +44,6 @@ struct DecodedCert;
 /* An X.509 Time (tag, length, value): UTCTime up to 2049, GeneralizedTime after; out must
  * hold 17 bytes. SISP_EINVAL outside years 1950..9999. */
 int sisp__asn_time_encode(int64_t t, uint8_t *out, int *len);
-/* Parses a Time as written by sisp__asn_time_encode. SISP_ECSR when malformed. */
-int sisp__asn_time_decode(const uint8_t *p, size_t len, int64_t *t);
 /* The signed part and the signature of a parsed certificate or request, checked with Ed25519
  * under pub. 0 or SISP_ESIG. */
 int sisp__dc_verify_ed25519(const struct DecodedCert *dc, const uint8_t pub[SISP_KEY_SIZE]);

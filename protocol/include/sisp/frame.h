@@ -92,6 +92,9 @@ void sisp_decoder_set_state(sisp_decoder_t *d, sisp_state_t state, const sisp_li
 int sisp_frame_decode(sisp_decoder_t *d, const uint8_t *buf, size_t len, sisp_frame_t *frame,
                       size_t *n);
 
+/* Writes the 12 header bytes into h (payload_len is not checked against any limit). */
+void sisp_frame_header_write(uint8_t h[SISP_HEADER_SIZE], uint8_t type, uint16_t flags,
+                             uint32_t stream, uint32_t payload_len);
 /* Appends a header for a payload of payload_len bytes. */
 SISP_MUST_CHECK int sisp_frame_put_header(sisp_buf_t *out, uint8_t type, uint16_t flags,
                                           uint32_t stream, size_t payload_len);
