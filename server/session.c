@@ -23,6 +23,9 @@
  * costs page faults: with 1 MiB here (and 4 MiB of TLS records below), 8 downloads at once
  * took half again as much CPU per byte (docs/BENCHMARKS.md). */
 #define DOWN_HIGH_WATER (128u * 1024u)
+/* The least data per DATA frame a client may ask for with its HELLO's max_data: smaller frames
+ * would make a download cost a read and a frame per few bytes, on the loop everyone shares. */
+#define DOWN_MIN_CHUNK 1024u
 /* While an upload's write job runs, the loop goes on decrypting and checking its DATA frames
  * into the next batch, up to this much; the next job writes the whole batch. */
 #define UP_BATCH_MAX (1024u * 1024u)
@@ -380,7 +383,10 @@ static void job_done(sisp_job_t *base) {
         break;
     case OP_POST_WRITE:
         if (base->rc != 0) {
-            if (!s->up.failed)
+            if (!s->up.failed && base->rc == SISP_ESTORE)
+                send_error_to(&s->out, s->up.stream, SISP_ESTORE,
+                              "the server has no room for this image", SISP_T_DATA);
+            else if (!s->up.failed)
                 send_error_to(&s->out, s->up.stream, SISP_EIO, "cannot store the upload",
                               SISP_T_DATA);
             s->failed_stream = s->up.stream;
@@ -941,20 +947,9 @@ static void run_post_begin(sisp_job_t *base, sisp_store_t *st) {
     /* The loop does not touch s->up while this job runs. */
     if (rc == 0)
         rc = sisp_store_blob_create(st, &s->up.blob);
-    /* The image's blocks at once: a full disk is refused now rather than half way through,
-     * and the writes that follow skip ext4's block allocation for each page (some 7% of an
-     * upload's CPU). The size stays 0 until written, so the commit's size check still means
-     * what it says. File systems without fallocate just write. */
-    const char *why = NULL;
-    if (rc == 0 && pb->size > 0 &&
-        fallocate(s->up.blob.fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)pb->size) != 0 &&
-        (errno == ENOSPC || errno == EDQUOT)) {
-        rc = SISP_ESTORE;
-        why = "the server has no room for this image";
-    }
     base->rc = rc;
     if (rc != 0)
-        send_error_to(&j->reply, j->stream, rc, why, SISP_T_POST_BEGIN);
+        send_error_to(&j->reply, j->stream, rc, NULL, SISP_T_POST_BEGIN);
 }
 
 static void on_post_begin(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *raw, size_t n,
@@ -1021,6 +1016,17 @@ static void run_write(sisp_job_t *base, sisp_store_t *st) {
     size_t n = j->data.len;
     off_t off = (off_t)j->offset;
     (void)st;
+    /* The batch's blocks first, in one go: a full disk is a specific error (ESTORE) rather
+     * than a failed write, and the write then skips ext4's block allocation for each page
+     * (some 7% of an upload's CPU). Only what arrived is reserved, never the declared size,
+     * which a client could claim on many connections without sending a byte. The size still
+     * grows only as bytes are written, so the commit's size check keeps its meaning. File
+     * systems without fallocate just write. */
+    if (fallocate(j->fd, FALLOC_FL_KEEP_SIZE, off, (off_t)n) != 0 &&
+        (errno == ENOSPC || errno == EDQUOT)) {
+        base->rc = SISP_ESTORE;
+        return;
+    }
     base->rc = sisp_sha256_update(&j->s->up.hash, p, n);
     if (base->rc != 0)
         return;
@@ -1367,9 +1373,10 @@ static void dispatch(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *ra
                           SISP_T_DOWNLOAD);
             return;
         }
-        if (s->peer_max_data <= SISP_DATA_OVERHEAD - SISP_HEADER_SIZE) {
+        if (s->peer_max_data < SISP_DATA_OVERHEAD - SISP_HEADER_SIZE + DOWN_MIN_CHUNK) {
             send_error_to(&s->out, f->stream, SISP_EVALUE,
-                          "the max_data of your HELLO leaves no room for DATA", SISP_T_DOWNLOAD);
+                          "the max_data of your HELLO leaves room for less than 1 KiB of DATA",
+                          SISP_T_DOWNLOAD);
             return;
         }
         break;

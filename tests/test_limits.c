@@ -606,7 +606,8 @@ static void test_max_conns(void) {
         CHECK(pre[i] != NULL && ping(pre[i]) == 0);
     /* Not a bug of the cap, but worth knowing: until its certificate is verified every
      * connection counts as pre-auth, so with the certificate-less slots taken (by idle UNAUTH
-     * sessions, which only the idle timeout ends) registered users cannot get in either. */
+     * sessions, which end after 6 handshake timeouts: "register or disconnect") registered users
+     * cannot get in either. */
     x = tc_connect(s.port, s.ca, s.ca_len, &alice, &err);
     printf("  with the pre-auth slots taken, a registered user is %s\n",
            x ? "let in" : "refused too (counted as pre-auth until verified)");

@@ -1135,20 +1135,21 @@ static void test_download(tenv_t *t, tenv_world_t *w, const image_t *pic) {
     else
         printf("test_session: RWF_NOWAIT reads do not work here: the cached path is untested\n");
 
-    /* A client that takes DATA payloads of at most 20 + 1000 bytes gets 1000-byte frames; one
-     * whose max_data leaves no room for data is refused the download. */
+    /* A client that takes DATA payloads of at most 20 + 1024 bytes gets 1024-byte frames; one
+     * whose max_data leaves room for less than 1 KiB of data is refused the download (1-byte
+     * frames would cost a read and a frame per byte on the shared loop). */
     conn_t m;
     conn_open(&m, t, &w->bob);
-    hello_max_data(&m, SISP_DATA_OVERHEAD - SISP_HEADER_SIZE + 1000);
+    hello_max_data(&m, SISP_DATA_OVERHEAD - SISP_HEADER_SIZE + 1024);
     sisp_buf_t small;
     sisp_buf_init(&small, 0);
     size_t small_frames = 0;
     CHECK_ERR(download(&m, 1, &d, pic, &small, &small_frames), SISP_OK);
     CHECK_MEM(small.data, small.len, pic->cipher.data, pic->cipher.len);
-    CHECK_U64(small_frames, (size + 999) / 1000);
+    CHECK_U64(small_frames, (size + 1023) / 1024);
     conn_close(&m);
     conn_open(&m, t, &w->bob);
-    hello_max_data(&m, SISP_DATA_OVERHEAD - SISP_HEADER_SIZE);
+    hello_max_data(&m, SISP_DATA_OVERHEAD - SISP_HEADER_SIZE + 1023);
     CHECK_ERR(download(&m, 1, &d, pic, &small, &small_frames), SISP_EVALUE);
     CHECK(!closing(&m));
     conn_close(&m);
@@ -1334,11 +1335,15 @@ static int disk_full_child(const char *dir) {
     conn_t c;
     conn_open(&c, &t, &w.alice);
     hello(&c);
-    /* Refused at POST_BEGIN, before any DATA: the blocks could not be reserved. */
+    /* Refused once a batch's blocks cannot be reserved, with ESTORE on its DATA; what
+     * follows on that stream is dropped quietly. */
     post_begin(&c, 1, &big, NULL, NULL, big.cipher.len);
-    const sisp_packet_t *p = EXPECT_ERROR(&c, SISP_ESTORE, SISP_T_POST_BEGIN);
+    send_data(&c, 1, big.cipher.data, big.cipher.len, 0, SISP_CHUNK_MAX);
+    post_end(&c, 1, big.cipher.len);
+    const sisp_packet_t *p = EXPECT_ERROR(&c, SISP_ESTORE, SISP_T_DATA);
     CHECK(p && sisp_slice_eq(p->u.error.message,
                              sisp_slice_str("the server has no room for this image")));
+    EXPECT_QUIET(&c);
     CHECK(!closing(&c));
     CHECK_U64(count_files(&t, "blobs/tmp"), 0); /* and its temp file is gone */
     /* An image that fits still goes in, on the same connection. */
@@ -1352,10 +1357,10 @@ static int disk_full_child(const char *dir) {
     return t_failures;
 }
 
-/* POST_BEGIN reserves the image's blocks (fallocate): on a disk without room for it, the
- * upload is refused at once with ESTORE and a message that says so, nothing is left behind,
- * and a smaller image still goes in. The store is put on a 3 MiB tmpfs, mounted in a child
- * process's own mount namespace; where that is not allowed (no CAP_SYS_ADMIN), this says so
+/* Each batch of an upload is reserved before it is written (fallocate): on a disk without
+ * room for the image, the upload is refused with ESTORE and a message that says so, nothing
+ * is left behind, and a smaller image still goes in. The store is put on a 3 MiB tmpfs, mounted in
+ * a child process's own mount namespace; where that is not allowed (no CAP_SYS_ADMIN), this says so
  * and checks nothing. */
 static void test_disk_full(void) {
     char dir[] = "/tmp/sisp-full-XXXXXX";
