@@ -1,9 +1,10 @@
 /* The real `sisp` client against the real sispd, end to end: registration and CA pinning,
  * admission to `all`, POST_IMAGE and live WATCH notifications, downloads checked byte for
- * byte, tampering on the server's disk, groups and removal, a changed server CA, a changed
- * user key, the shell (in a pseudo-terminal and scripted), error messages, valgrind, and
- * revocation. Every program runs as a child with its output captured and a time limit, so
- * a hang fails the test instead of blocking it.
+ * byte, tampering on the server's disk, groups and removal, a server data directory that
+ * holds no plaintext and no private or epoch key, a changed server CA, a changed user key,
+ * the shell (in a pseudo-terminal and scripted), error messages, valgrind, and revocation. Every
+ * program runs as a child with its output captured and a time limit, so a hang fails the test
+ * instead of blocking it.
  *
  * usage: test_client path/to/sispd path/to/sisp   (SISP_TEST_VERBOSE=1 shows every command) */
 #define _GNU_SOURCE /* memmem */
@@ -804,6 +805,116 @@ static void test_tamper(void) {
     CHECK_INT(count_entries(at("t3")), 1);
 }
 
+/* ---- the server is blind: no plaintext and no secret key anywhere in its data dir ---- */
+
+typedef struct {
+    uint8_t bytes[32];
+    const char *what;
+    int found;      /* in how many files */
+    char where[64]; /* the first of them, below the data dir */
+} needle_t;
+
+#define NEEDLES_MAX 160
+static needle_t needles[NEEDLES_MAX];
+static size_t n_needles, files_scanned;
+
+static void needle(const void *p, size_t n, const char *what) {
+    if (n_needles < NEEDLES_MAX && n >= sizeof needles[0].bytes) {
+        memcpy(needles[n_needles].bytes, p, sizeof needles[0].bytes);
+        needles[n_needles].what = what;
+        needles[n_needles++].found = 0;
+    }
+}
+
+/* 32-byte windows of the file at `path`, spread evenly over it, the first and the last among
+ * them: a grainy PNG or a JPEG has no 32-byte run in common with anything else the server
+ * keeps unless the plaintext itself is there. */
+static void needles_of_file(const char *path, int windows, const char *what) {
+    size_t n = 0;
+    uint8_t *p = slurp(path, &n);
+    CHECK(p != NULL && n >= 64);
+    for (int i = 0; p != NULL && n >= 64 && i < windows; i++)
+        needle(p + (n - 32) * (size_t)i / (size_t)(windows - 1), 32, what);
+    free(p);
+}
+
+/* Every regular file under dir, recursively, against every needle. */
+static void scan_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        char path[512];
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            scan_tree(path);
+            continue;
+        }
+        size_t n = 0;
+        uint8_t *p = S_ISREG(st.st_mode) ? slurp(path, &n) : NULL;
+        if (p == NULL)
+            continue;
+        files_scanned++;
+        for (size_t i = 0; i < n_needles; i++) {
+            if (memmem(p, n, needles[i].bytes, sizeof needles[i].bytes) != NULL &&
+                needles[i].found++ == 0)
+                snprintf(needles[i].where, sizeof needles[i].where, "%s", path + strlen(srv.dir));
+        }
+        free(p);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+/* After posts to `all` and `fam`, with the server still running (its WAL unmerged): the data
+ * dir holds none of the images' bytes, no epoch key and no user's private key, while the
+ * controls (a stored blob's ciphertext, a manifest, alice's identity public key) are found,
+ * so the scan does read the blobs and the database. */
+static void check_server_blind(const uint8_t epoch_key[32], const tc_user_t *const *users,
+                               int n_users) {
+    static stored_t img;
+    sqlite3 *db = open_db();
+    int have = db != NULL && stored_image(db, "fam1", &img) == 0;
+    sqlite3_close(db);
+    if (!have)
+        return;
+    size_t blob_len = 0;
+    uint8_t *blob = slurp(img.blob_path, &blob_len);
+    CHECK(blob != NULL && blob_len > 4096);
+    if (blob == NULL || blob_len <= 4096) {
+        free(blob);
+        return;
+    }
+    n_needles = 0;
+    files_scanned = 0;
+    needle(blob + blob_len / 2, 32, "control: fam1's ciphertext");
+    needle(img.manifest + img.manifest_len - 32, 32, "control: fam1's manifest");
+    needle(users[0]->id.pub, 32, "control: alice's identity public key");
+    size_t controls = n_needles;
+    needles_of_file(at("img.png"), 64, "a window of img.png");
+    needles_of_file(at("img.jpg"), 16, "a window of img.jpg");
+    needle(epoch_key, 32, "fam's epoch-1 key");
+    for (int i = 0; i < n_users; i++) {
+        needle(users[i]->id.seed, 32, "an identity key seed");
+        needle(users[i]->x.priv, 32, "an X25519 private key");
+    }
+    free(blob);
+    CHECK_INT(n_needles, controls + 64 + 16 + 1 + 2 * (size_t)n_users);
+    scan_tree(srv.dir);
+    CHECK(files_scanned >= 3); /* the database, its WAL, the blobs */
+    for (size_t i = 0; i < n_needles; i++) {
+        if (i < controls && needles[i].found == 0)
+            T_FAIL_AT("%s was not found in %s: the scan reads nothing", needles[i].what, srv.dir);
+        if (i >= controls && needles[i].found != 0)
+            T_FAIL_AT("%s (needle %zu) is in %d file(s) of %s, first %s", needles[i].what, i,
+                      needles[i].found, srv.dir, needles[i].where);
+    }
+}
+
 /* ---- 4. groups ---- */
 
 /* carol's grant of fam for epoch, over her own connection: 0 and the key, 1 if the server
@@ -916,6 +1027,8 @@ static void test_groups(void) {
     CHECK_ERR(open_stored("fam2", alice.id.pub, key1, &epoch), SISP_EUNWRAP);
     CHECK_INT(epoch, 2);
     tc_close(tc);
+    const tc_user_t *users[] = {&alice, &carol};
+    check_server_blind(key1, users, 2);
     sisp_wipe(&carol, sizeof carol);
     sisp_wipe(&alice, sizeof alice);
 
