@@ -79,7 +79,8 @@ struct sisp_session {
      * last push was out: see sisp_session_push. */
     uint64_t taken, sent, last_push_end;
     size_t pushes_queued, push_bytes;
-    uint32_t peer_max_data; /* the client's HELLO: largest DATA payload it accepts */
+    uint32_t peer_max_data;    /* the client's HELLO: largest DATA payload it accepts */
+    uint32_t peer_max_control; /* and largest payload of any other frame */
     sjob_t job;
     uint32_t failed_stream; /* DATA/POST_END of a refused upload are dropped quietly */
     struct {
@@ -105,6 +106,22 @@ struct sisp_session {
 static void pump(sisp_session_t *s);
 
 /* ---- output helpers ---- */
+
+/* 1 if every frame in p..p+len fits the limits of the client's HELLO: a peer never sends
+ * frames larger than the other announced (PROTOCOL.md §4). */
+static int fits_peer(const sisp_session_t *s, const uint8_t *p, size_t len) {
+    while (len >= SISP_HEADER_SIZE) {
+        uint32_t n = sisp_load32(p);
+        uint32_t max = p[5] == SISP_T_DATA ? s->peer_max_data : s->peer_max_control;
+        if (n > max || n > len - SISP_HEADER_SIZE)
+            return 0;
+        p += SISP_HEADER_SIZE + n;
+        len -= SISP_HEADER_SIZE + n;
+    }
+    return 1;
+}
+
+#define TOO_BIG_FOR_PEER "the answer would exceed the max_control of your HELLO"
 
 static void send_error_to(sisp_buf_t *out, uint32_t stream, int err, const char *msg,
                           uint8_t ref_type) {
@@ -255,6 +272,10 @@ void sisp_session_sent(sisp_session_t *s, uint64_t upto) {
 
 void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
     if (s->closing || s->dec.state != SISP_STATE_AUTH)
+        return;
+    /* A push larger than the client's HELLO allows is not sent. Only KEY_RESULT can be (many
+     * grants at once); the client finds the grants with KEY_FETCH, an epoch at a time. */
+    if (!fits_peer(s, frame, len))
         return;
     /* Pushes are counted from the last time the output up to the last of them was known to
      * have left the server: every one counted may still be held here or below, so memory for
@@ -481,6 +502,7 @@ static void run_auth_check(sisp_job_t *base, sisp_store_t *st) {
 static void on_hello(sisp_session_t *s, const sisp_hello_t *h) {
     /* Version 1 is the only one. The client's max_data sets the size of DATA frames sent. */
     s->peer_max_data = h->max_data;
+    s->peer_max_control = h->max_control;
     if (s->have_peer) {
         start_job(s, OP_AUTH_CHECK, 0, run_auth_check, 0);
         return;
@@ -526,6 +548,21 @@ static void run_register(sisp_job_t *base, sisp_store_t *st) {
     if (rc == 0 && sisp_x25519_verify(u->ident_pub, r->user, r->x25519.ptr, r->x25519_sig.ptr,
                                       r->x25519_sig.len) != 0)
         rc = SISP_ESIG;
+    /* The answer is built before anything is stored: a client whose HELLO cannot take the
+     * chain is refused with nothing kept, and may register again with a larger limit. */
+    const char *why = NULL;
+    if (rc == 0) {
+        sisp_registered_t out = {0};
+        out.user = r->user;
+        out.chain[0] = sisp_slice(cert.data, cert.len);
+        out.chain[1] = sisp_ca_cert(s->env->ca);
+        out.n_chain = 2;
+        rc = sisp_registered_encode(&j->reply, j->stream, &out);
+        if (rc == 0 && !fits_peer(s, j->reply.data, j->reply.len)) {
+            rc = SISP_ETOOBIG;
+            why = TOO_BIG_FOR_PEER;
+        }
+    }
     if (rc == 0) {
         memcpy(u->cert, cert.data, cert.len);
         u->cert_len = cert.len;
@@ -547,21 +584,15 @@ static void run_register(sisp_job_t *base, sisp_store_t *st) {
         sisp_store_audit(st, u->user, "register", s->addr);
 
     base->rc = rc;
-    if (rc == 0) {
-        sisp_registered_t out = {0};
-        out.user = r->user;
-        out.chain[0] = sisp_slice(cert.data, cert.len);
-        out.chain[1] = sisp_ca_cert(s->env->ca);
-        out.n_chain = 2;
-        rc = sisp_registered_encode(&j->reply, j->stream, &out);
-        if (count > 0) {
-            sisp_member_pending_t mp = {sisp_slice_str("all"), r->user};
-            if (sisp_member_pending_encode(&j->fanout, 0, &mp) == 0)
-                snprintf(j->fan_group, sizeof j->fan_group, "all");
-        }
+    if (rc == 0 && count > 0) {
+        sisp_member_pending_t mp = {sisp_slice_str("all"), r->user};
+        if (sisp_member_pending_encode(&j->fanout, 0, &mp) == 0)
+            snprintf(j->fan_group, sizeof j->fan_group, "all");
     }
-    if (rc != 0)
-        send_error_to(&j->reply, j->stream, rc, NULL, SISP_T_REGISTER);
+    if (rc != 0) {
+        sisp_buf_reset(&j->reply);
+        send_error_to(&j->reply, j->stream, rc, why, SISP_T_REGISTER);
+    }
     sisp_buf_free(&cert);
     free(u);
 }
@@ -749,6 +780,17 @@ static void run_request(sisp_job_t *base, sisp_store_t *st) {
             if (c.res->next_since < p->u.list.since)
                 c.res->next_since = p->u.list.since;
             rc = sisp_list_result_encode(&j->reply, j->stream, c.res);
+            /* A page the client's max_control cannot take is cut short; the rest is the
+             * next page. */
+            while (rc == 0 && c.res->n_entries > 1 && !fits_peer(s, j->reply.data, j->reply.len)) {
+                size_t n = c.res->n_entries;
+                size_t keep = n * s->peer_max_control / (j->reply.len - SISP_HEADER_SIZE);
+                c.res->n_entries = (uint32_t)(keep >= n ? n - 1 : keep > 0 ? keep : 1);
+                c.res->more = 1;
+                c.res->next_since = c.res->entries[c.res->n_entries - 1].seq;
+                sisp_buf_reset(&j->reply);
+                rc = sisp_list_result_encode(&j->reply, j->stream, c.res);
+            }
         }
         free(c.res);
         free(c.copies);
@@ -921,12 +963,19 @@ static void run_request(sisp_job_t *base, sisp_store_t *st) {
         rc = SISP_EINTERNAL;
         break;
     }
+    /* Only the answers of requests that change nothing can outgrow the smallest max_control
+     * (1 KiB): a certificate, a long member list, many grants. */
+    const char *why = NULL;
+    if (rc == 0 && !fits_peer(s, j->reply.data, j->reply.len)) {
+        rc = SISP_ETOOBIG;
+        why = TOO_BIG_FOR_PEER;
+    }
     base->rc = rc;
     if (rc != 0) {
         sisp_buf_reset(&j->reply);
         sisp_buf_reset(&j->fanout);
         j->fan_group[0] = j->fan_user[0] = '\0';
-        send_error_to(&j->reply, j->stream, rc, NULL, p->type);
+        send_error_to(&j->reply, j->stream, rc, why, p->type);
     }
 }
 
@@ -1206,6 +1255,8 @@ static void run_download_open(sisp_job_t *base, sisp_store_t *st) {
         ib.offset = d->offset;
         j->offset = d->offset;
         rc = sisp_image_begin_encode(&j->reply, j->stream, &ib);
+        if (rc == 0 && !fits_peer(s, j->reply.data, j->reply.len))
+            rc = SISP_ETOOBIG;
         if (rc == 0 && d->offset == j->img->size) {
             sisp_image_end_t e = {j->img->size};
             rc = sisp_image_end_encode(&j->reply, j->stream, &e);
@@ -1214,8 +1265,15 @@ static void run_download_open(sisp_job_t *base, sisp_store_t *st) {
             base->rc = 1; /* nothing to stream */
         }
     }
-    if (rc < 0)
-        send_error_to(&j->reply, j->stream, rc, NULL, SISP_T_DOWNLOAD);
+    if (rc < 0) {
+        if (j->fd >= 0)
+            close(j->fd);
+        j->fd = -1;
+        base->rc = rc;
+        sisp_buf_reset(&j->reply);
+        send_error_to(&j->reply, j->stream, rc, rc == SISP_ETOOBIG ? TOO_BIG_FOR_PEER : NULL,
+                      SISP_T_DOWNLOAD);
+    }
 }
 
 static void run_read(sisp_job_t *base, sisp_store_t *st) {

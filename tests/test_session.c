@@ -196,16 +196,22 @@ static void expect_quiet_at(conn_t *c, int line) {
     }
 }
 
-/* Sends HELLO and expects the server's. */
-/* HELLO announcing max_data as the largest DATA payload the client takes. */
-static const sisp_packet_t *hello_max_data(conn_t *c, uint32_t max_data) {
+/* Sends a HELLO announcing these limits and expects the server's; from then on the client's
+ * decoder holds the server to them (a larger frame fails to decode with ETOOBIG). */
+static const sisp_packet_t *hello_limits(conn_t *c, uint32_t max_control, uint32_t max_data) {
     sisp_buf_t b;
     sisp_buf_init(&b, 0);
-    CHECK_ERR(tenv_hello_encode_max(&b, max_data), SISP_OK);
+    CHECK_ERR(tenv_hello_encode_limits(&b, max_control, max_data), SISP_OK);
     c->max_data = max_data;
+    c->peer.limits.max_control = max_control;
+    c->peer.limits.max_data = max_data;
     conn_raw(c, b.data, b.len);
     sisp_buf_free(&b);
     return EXPECT(c, SISP_T_HELLO);
+}
+
+static const sisp_packet_t *hello_max_data(conn_t *c, uint32_t max_data) {
+    return hello_limits(c, SISP_LIMIT_CONTROL, max_data);
 }
 
 static const sisp_packet_t *hello(conn_t *c) {
@@ -222,6 +228,20 @@ static void served(tenv_t *t, const tenv_user_t *u) {
     const sisp_packet_t *p = EXPECT(&c, SISP_T_WHOAMI_RESULT);
     CHECK(p && sisp_slice_eq(p->u.whoami_result.user, sisp_slice_str(u->name)));
     conn_close(&c);
+}
+
+/* A fresh store with tenv_world_build's users, groups and images; in tmpdir if not NULL. */
+static int world_open(tenv_t *t, tenv_world_t *w, const char *tmpdir) {
+    if (tenv_open(t, tmpdir) != 0) {
+        T_FAIL_AT("no environment in %s", tmpdir ? tmpdir : "a temporary directory");
+        return -1;
+    }
+    if (tenv_world_build(t, w) != 0) {
+        T_FAIL_AT("cannot build the test world");
+        tenv_close(t);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- files ---- */
@@ -327,10 +347,8 @@ static void test_states(void) {
     tenv_world_t w;
     conn_t c;
     sisp_buf_t f;
-    if (tenv_open(&t, NULL) != 0 || tenv_world_build(&t, &w) != 0) {
-        T_FAIL_AT("no environment");
+    if (world_open(&t, &w, NULL) != 0)
         return;
-    }
     sisp_buf_init(&f, 0);
 
     /* Before HELLO: everything but HELLO and BYE is refused, with and without a certificate. */
@@ -447,10 +465,8 @@ static void test_malformed(void) {
     tenv_t t;
     tenv_world_t w;
     sisp_buf_t f, bad;
-    if (tenv_open(&t, NULL) != 0 || tenv_world_build(&t, &w) != 0) {
-        T_FAIL_AT("no environment");
+    if (world_open(&t, &w, NULL) != 0)
         return;
-    }
     sisp_buf_init(&f, 0);
     sisp_buf_init(&bad, 0);
     sisp_limits_t lim = sisp_limits_default(SISP_STATE_AUTH);
@@ -718,10 +734,8 @@ static void refused_cert(tenv_t *t, const sisp_cert_info_t *info, const uint8_t 
 static void test_certs(void) {
     tenv_t t;
     tenv_world_t w;
-    if (tenv_open(&t, NULL) != 0 || tenv_world_build(&t, &w) != 0) {
-        T_FAIL_AT("no environment");
+    if (world_open(&t, &w, NULL) != 0)
         return;
-    }
     refused_cert(&t, &w.ghost, w.alice.fp, SISP_EAUTH);       /* not in the store */
     refused_cert(&t, &w.alice_stale, w.alice.fp, SISP_EAUTH); /* another serial */
     refused_cert(&t, &w.eve.info, w.eve.fp, SISP_EREVOKED);   /* revoked */
@@ -748,10 +762,8 @@ static void test_certs(void) {
 static void test_push_cap(void) {
     tenv_t t;
     tenv_world_t w;
-    if (tenv_open(&t, NULL) != 0 || tenv_world_build(&t, &w) != 0) {
-        T_FAIL_AT("no environment");
+    if (world_open(&t, &w, NULL) != 0)
         return;
-    }
     t.env.cfg.push_queue_bytes = 1000;
     sisp_buf_t n;
     sisp_buf_init(&n, 0);
@@ -1285,10 +1297,8 @@ static void test_download(tenv_t *t, tenv_world_t *w, const image_t *pic) {
 static void test_transfers(void) {
     tenv_t t;
     tenv_world_t w;
-    if (tenv_open(&t, NULL) != 0 || tenv_world_build(&t, &w) != 0) {
-        T_FAIL_AT("no environment");
+    if (world_open(&t, &w, NULL) != 0)
         return;
-    }
     t.env.cfg.chunk = 4096;
     image_t pic;
     test_upload(&t, &w, &pic);
@@ -1298,15 +1308,171 @@ static void test_transfers(void) {
     tenv_close(&t);
 
     /* Downloads again, every chunk read by a job (as for an image not in the page cache). */
-    if (tenv_open(&t, NULL) != 0 || tenv_world_build(&t, &w) != 0) {
-        T_FAIL_AT("no environment");
+    if (world_open(&t, &w, NULL) != 0)
         return;
-    }
     t.env.cfg.chunk = 4096;
     t.env.cfg.read_cached = 0;
     test_upload(&t, &w, &pic);
     test_download(&t, &w, &pic);
     image_free(&pic);
+    tenv_world_free(&w);
+    tenv_close(&t);
+}
+
+/* ---- (i) a client's small max_control ---- */
+
+#define SMALL_CONTROL 1024u /* the least a HELLO may announce */
+#define N_LONG 12
+
+static void small_limits_list(conn_t *c, char names[N_LONG][SISP_IMAGENAME_MAX + 1]) {
+    int got[N_LONG] = {0};
+    size_t pages = 0, seen = 0;
+    uint64_t since = 0, last_seq = 0;
+    for (int more = 1; more && pages < 100;) {
+        sisp_list_t q = {since, SISP_SLICE_NULL, 0};
+        conn_send(c, SISP_T_LIST, 3, &q);
+        const sisp_packet_t *p = EXPECT(c, SISP_T_LIST_RESULT);
+        if (p == NULL)
+            return;
+        const sisp_list_result_t *r = &p->u.list_result;
+        pages++;
+        CHECK(r->n_entries >= 1 || !r->more);
+        for (uint32_t i = 0; i < r->n_entries; i++) {
+            CHECK(r->entries[i].seq > last_seq);
+            last_seq = r->entries[i].seq;
+            seen++;
+            for (int k = 0; k < N_LONG; k++)
+                got[k] += sisp_slice_eq(r->entries[i].name, sisp_slice_str(names[k]));
+        }
+        more = r->more;
+        CHECK(r->next_since >= since);
+        since = r->next_since;
+    }
+    /* 13 entries of about 200 bytes cannot share one 1 KiB page; 64 would share 1 MiB. */
+    CHECK(pages >= 3);
+    CHECK_U64(seen, N_LONG + 1); /* and seed.png */
+    for (int k = 0; k < N_LONG; k++)
+        CHECK_INT(got[k], 1);
+}
+
+/* The server keeps to the max_control of the client's HELLO: a LIST page is cut to fit (the
+ * rest is the next page), an answer that cannot be cut is ERROR ETOOBIG and the connection
+ * goes on, a push too large is not sent, and a REGISTERED too large stores nothing. The
+ * client's decoder enforces the limit, so any larger frame fails these checks. */
+static void test_small_limits(void) {
+    tenv_t t;
+    tenv_world_t w;
+    if (world_open(&t, &w, NULL) != 0)
+        return;
+    t.env.cfg.chunk = 4096;
+    static uint8_t plain[3000];
+    for (size_t i = 0; i < sizeof plain; i++)
+        plain[i] = (uint8_t)(i * 13 + 5);
+    memcpy(plain, t_png_1x1, sizeof t_png_1x1);
+    static char names[N_LONG][SISP_IMAGENAME_MAX + 1];
+    static image_t im[N_LONG];
+    conn_t a, c;
+    conn_open(&a, &t, &w.alice);
+    hello(&a);
+    for (int i = 0; i < N_LONG; i++) {
+        snprintf(names[i], sizeof names[i], "long-%02d-%0110d", i, 0);
+        image_make(&im[i], &w.alice.id, "alice", names[i], "all", plain, sizeof plain,
+                   (unsigned)i + 1);
+        const sisp_packet_t *p = upload(&a, (uint32_t)i + 1, &im[i]);
+        CHECK(p != NULL && p->type == SISP_T_POSTED);
+        EXPECT(&a, SISP_T_NOTIFY); /* the uploader's connection is told too */
+    }
+
+    conn_open(&c, &t, &w.alice);
+    hello_limits(&c, SMALL_CONTROL, SISP_LIMIT_DATA);
+    small_limits_list(&c, names);
+
+    /* A download's IMAGE_BEGIN (manifest and all) fits; the image comes whole. */
+    sisp_buf_t got;
+    sisp_buf_init(&got, 0);
+    size_t frames = 0;
+    sisp_download_t d = {sisp_slice_str(names[3]), 0, SISP_SLICE_NULL, 0};
+    CHECK_ERR(download(&c, 4, &d, &im[3], &got, &frames), SISP_OK);
+    CHECK_MEM(got.data, got.len, im[3].cipher.data, im[3].cipher.len);
+
+    /* `all` with 40 more members: its member list is over 1 KiB and cannot be paged. */
+    for (int i = 0; i < 40; i++) {
+        char name[SISP_USERNAME_MAX + 1];
+        uint8_t seed[SISP_KEY_SIZE] = {(uint8_t)i, 0x5a};
+        tenv_user_t u;
+        snprintf(name, sizeof name, "member-with-a-long-name-%02d", i);
+        CHECK_ERR(tenv_user_add(&t, name, seed, &u), SISP_OK);
+        CHECK_ERR(sisp_store_member_add(t.store, "all", name, 0), SISP_OK);
+    }
+    sisp_group_list_t gl = {sisp_slice_str("all")};
+    conn_send(&a, SISP_T_GROUP_LIST, 5, &gl);
+    EXPECT(&a, SISP_T_GROUP_LIST_RESULT);
+    CHECK(a.peer.cur.len > SISP_HEADER_SIZE + SMALL_CONTROL);
+    conn_send(&c, SISP_T_GROUP_LIST, 5, &gl);
+    const sisp_packet_t *p = EXPECT_ERROR(&c, SISP_ETOOBIG, SISP_T_GROUP_LIST);
+    CHECK(p && p->stream == 5 &&
+          memmem(p->u.error.message.ptr, p->u.error.message.len, "max_control", 11) != NULL);
+    CHECK(!closing(&c));
+    sisp_whoami_t who = {0};
+    conn_send(&c, SISP_T_WHOAMI, 6, &who);
+    EXPECT(&c, SISP_T_WHOAMI_RESULT);
+
+    /* Pushes: a KEY_RESULT with many grants is not sent to this client, a NOTIFY is. */
+    sisp_key_result_t *kr = calloc(1, sizeof *kr);
+    sisp_buf_t push;
+    sisp_buf_init(&push, 0);
+    static const uint8_t junk[SISP_WRAPPED_MAX];
+    CHECK(kr != NULL);
+    if (kr != NULL) {
+        kr->group = sisp_slice_str("all");
+        for (uint32_t i = 0; i < 8; i++) {
+            sisp_grant_t g = {sisp_slice_str("alice"), i + 1, sisp_slice(junk, 120),
+                              sisp_slice_str("bob"), sisp_slice(junk, SISP_SIG_SIZE)};
+            kr->grants[kr->n_grants++] = g;
+        }
+        CHECK_ERR(sisp_key_result_encode(&push, 0, kr), SISP_OK);
+        CHECK(push.len > SISP_HEADER_SIZE + SMALL_CONTROL);
+        sisp_session_push(c.s, push.data, push.len);
+        EXPECT_QUIET(&c);
+        sisp_session_push(a.s, push.data, push.len); /* the ordinary client gets it */
+        EXPECT(&a, SISP_T_KEY_RESULT);
+    }
+    sisp_buf_reset(&push);
+    sisp_notify_t info = {
+        5, 6, sisp_slice_str("x.png"), sisp_slice_str("bob"), sisp_slice_str("all"), 10, TENV_NOW};
+    CHECK_ERR(sisp_notify_encode(&push, 0, &info), SISP_OK);
+    sisp_session_push(c.s, push.data, push.len);
+    EXPECT(&c, SISP_T_NOTIFY);
+    CHECK(!closing(&c));
+    free(kr);
+    sisp_buf_free(&push);
+    sisp_buf_free(&got);
+    conn_close(&c);
+    conn_close(&a);
+    for (int i = 0; i < N_LONG; i++)
+        image_free(&im[i]);
+
+    /* REGISTER: carol's chain (her certificate and the CA's) either fits 1 KiB and she is
+     * stored, or it does not, and she is not: then she registers with the usual limit. */
+    t.env.cfg.register_per_min = 1000;
+    conn_open(&c, &t, NULL);
+    hello_limits(&c, SMALL_CONTROL, 0);
+    p = do_register(&c, &w.carol, NULL, 1);
+    CHECK(p != NULL);
+    if (p != NULL && p->type == SISP_T_ERROR) {
+        CHECK_ERR(reply_err(p), SISP_ETOOBIG);
+        CHECK(!stored(&t, "carol"));
+        conn_close(&c);
+        conn_open(&c, &t, NULL);
+        hello(&c);
+        p = do_register(&c, &w.carol, NULL, 1);
+        CHECK(p != NULL && p->type == SISP_T_REGISTERED);
+        CHECK(c.peer.cur.len > SISP_HEADER_SIZE + SMALL_CONTROL);
+    } else if (p != NULL) {
+        CHECK_INT(p->type, SISP_T_REGISTERED);
+    }
+    CHECK(stored(&t, "carol"));
+    conn_close(&c);
     tenv_world_free(&w);
     tenv_close(&t);
 }
@@ -1317,10 +1483,8 @@ static void test_transfers(void) {
 static int disk_full_child(const char *dir) {
     tenv_t t;
     tenv_world_t w;
-    if (tenv_open(&t, dir) != 0 || tenv_world_build(&t, &w) != 0) {
-        T_FAIL_AT("no environment on the small file system");
+    if (world_open(&t, &w, dir) != 0)
         return 1;
-    }
     size_t len = 4u << 20;
     uint8_t *plain = malloc(len);
     if (plain == NULL)
@@ -1572,10 +1736,8 @@ static void bug_reentrant_done(tenv_t *t, tenv_world_t *w) {
 static void test_bugs(void) {
     tenv_t t;
     tenv_world_t w;
-    if (tenv_open(&t, NULL) != 0 || tenv_world_build(&t, &w) != 0) {
-        T_FAIL_AT("no environment");
+    if (world_open(&t, &w, NULL) != 0)
         return;
-    }
     t.env.cfg.chunk = 4096;
     t.env.cfg.read_cached = 0; /* these are about a read job in flight */
     bug_output_after_close(&t, &w);
@@ -1593,6 +1755,7 @@ int main(void) {
     test_certs();
     test_push_cap();
     test_transfers();
+    test_small_limits();
     test_disk_full();
     test_bugs();
     return t_done("test_session");

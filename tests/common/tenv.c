@@ -446,15 +446,19 @@ int tenv_send(tenv_t *t, sisp_session_t *s, uint8_t type, uint32_t stream, const
     return rc;
 }
 
-int tenv_hello_encode_max(sisp_buf_t *out, uint32_t max_data) {
+int tenv_hello_encode_limits(sisp_buf_t *out, uint32_t max_control, uint32_t max_data) {
     sisp_hello_t h;
     memset(&h, 0, sizeof h);
     h.magic = sisp_slice(SISP_MAGIC, SISP_MAGIC_LEN);
     h.version = SISP_VERSION;
-    h.max_control = SISP_LIMIT_CONTROL;
+    h.max_control = max_control;
     h.max_data = max_data;
     h.software = sisp_slice_str("sisp-tenv");
     return sisp_hello_encode(out, 0, &h);
+}
+
+int tenv_hello_encode_max(sisp_buf_t *out, uint32_t max_data) {
+    return tenv_hello_encode_limits(out, SISP_LIMIT_CONTROL, max_data);
 }
 
 int tenv_hello_encode(sisp_buf_t *out) {
@@ -523,7 +527,7 @@ int tenv_peer_next(tenv_peer_t *p, const sisp_packet_t **pkt) {
     if (f.type == SISP_T_HELLO && !p->saw_hello) {
         sisp_limits_t abs = {SISP_LIMIT_ABSOLUTE, SISP_LIMIT_ABSOLUTE};
         p->saw_hello = 1;
-        sisp_decoder_set_state(&p->dec, p->after_hello, &abs);
+        sisp_decoder_set_state(&p->dec, p->after_hello, p->limits.max_control ? &p->limits : &abs);
     }
     rc = sisp_packet_decode(&f, p->pkt);
     if (rc == 0)

@@ -126,6 +126,7 @@ int tenv_send(tenv_t *t, sisp_session_t *s, uint8_t type, uint32_t stream, const
 /* The HELLO a client sends; with the largest DATA payload it takes given. */
 int tenv_hello_encode(sisp_buf_t *out);
 int tenv_hello_encode_max(sisp_buf_t *out, uint32_t max_data);
+int tenv_hello_encode_limits(sisp_buf_t *out, uint32_t max_control, uint32_t max_data);
 
 /* The first recorded push of that kind, target and frame type at or after index *from
  * (NULL: 0); *from is set past it. NULL if none. */
@@ -147,7 +148,8 @@ typedef struct {
     uint64_t received; /* bytes taken from the session */
     size_t frames;
     int saw_hello, saw_bye;
-    size_t after_bye; /* frames that followed a BYE */
+    size_t after_bye;     /* frames that followed a BYE */
+    sisp_limits_t limits; /* what its HELLO announced; zero: the absolute limits */
 } tenv_peer_t;
 
 int tenv_peer_init(tenv_peer_t *p, int authenticated);
