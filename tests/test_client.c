@@ -725,9 +725,21 @@ static void test_watch(void) {
     snprintf(want, sizeof want, "%.*s", (int)(sizeof want - 1), watch.out);
     uint64_t seq = post_many("w", 0, N_WATCH, want, sizeof want);
     CHECK_INT(bg_lines(&watch, base + N_WATCH, EVENT_MS), base + N_WATCH);
-    stop_watch(want);
+    /* The last seq shown is saved while WATCH runs (once a burst is handled), not only when
+     * it stops: a WATCH killed now would not show these events again. */
     char state[64];
     snprintf(state, sizeof state, "seq %" PRIu64 "\n", seq);
+    int saved_live = 0;
+    for (int64_t end = t_now_ms() + EVENT_MS; !saved_live && t_now_ms() < end;) {
+        size_t n = 0;
+        char *saved = (char *)slurp(at("bob/state"), &n);
+        saved_live = saved != NULL && strcmp(saved, state) == 0;
+        free(saved);
+        if (!saved_live)
+            usleep(10000);
+    }
+    CHECK(saved_live);
+    stop_watch(want);
     size_t n = 0;
     char *saved = (char *)slurp(at("bob/state"), &n);
     CHECK(saved != NULL && strcmp(saved, state) == 0);

@@ -31,6 +31,12 @@ void sisp_client_init(sisp_client_t *c) {
     sisp_buf_init(&c->cert, 0);
 }
 
+/* The last seq shown, to the home's state file, if it is not there yet. */
+static void save_seq(sisp_client_t *c) {
+    if (c->seq_dirty && sisp_home_set_seq(&c->home, c->seen_seq) == 0)
+        c->seq_dirty = 0;
+}
+
 void sisp_client_free(sisp_client_t *c) {
     sisp_client_disconnect(c);
     sisp_buf_free(&c->ca);
@@ -189,6 +195,7 @@ int sisp_client_setup(sisp_client_t *c, const char *home, const char *server) {
 static void on_push(void *arg, const sisp_packet_t *p);
 
 void sisp_client_disconnect(sisp_client_t *c) {
+    save_seq(c);
     if (c->conn != NULL) {
         sisp_bye_t bye = {0};
         sisp_conn_send(c->conn, SISP_T_BYE, 0, &bye);
@@ -667,6 +674,11 @@ static int bootstrap_keys(sisp_client_t *c) {
 
 int sisp_client_process(sisp_client_t *c) {
     int rc = 0;
+    /* The last seq shown goes to the home's state file (a write, an fsync, a rename) once no
+     * further frame is at hand, not after every NOTIFY: a burst of them costs one save. */
+    if (c->seq_dirty && (c->conn == NULL || (!sisp_conn_has_frame(c->conn) &&
+                                             (c->tls == NULL || !sisp_tlsc_pending(c->tls)))))
+        save_seq(c);
     while (c->n_admit > 0) {
         sisp_admit_t a = c->admit[0];
         memmove(&c->admit[0], &c->admit[1], (size_t)(c->n_admit - 1) * sizeof a);
@@ -704,7 +716,7 @@ static void on_push(void *arg, const sisp_packet_t *p) {
                 c->held_seq = p->u.notify.seq;
         } else if (c->print_events && p->u.notify.seq > c->seen_seq) {
             print_event(c, &p->u.notify);
-            sisp_home_set_seq(&c->home, c->seen_seq);
+            c->seq_dirty = 1; /* saved once the burst it came in is handled */
         }
     } else if (p->type == SISP_T_MEMBER_PENDING) {
         const sisp_member_pending_t *m = &p->u.member_pending;

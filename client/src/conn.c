@@ -225,6 +225,10 @@ static int dispatch(sisp_conn_t *c, const uint8_t *bytes, size_t len) {
 }
 
 /* Processes every whole frame already buffered; then, if none was, reads once. */
+int sisp_conn_has_frame(const sisp_conn_t *c) {
+    return c->in.len >= SISP_HEADER_SIZE && c->in.len - SISP_HEADER_SIZE >= sisp_load32(c->in.data);
+}
+
 int sisp_conn_pump(sisp_conn_t *c, int timeout_ms) {
     if (c->err < 0)
         return c->err;

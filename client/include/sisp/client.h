@@ -64,6 +64,7 @@ typedef struct {
     sisp_admit_t admit[SISP_ADMIT_QUEUE];
     int n_admit;
     uint64_t seen_seq;      /* highest seq printed or listed */
+    int seq_dirty;          /* seen_seq is ahead of the home's state file */
     int catch_up;           /* WATCH, the shell: on a new connection, NOTIFYs wait for the
                                catch-up (sisp_client_catch_up), so events print once, in order */
     int caught_up;          /* this connection has caught up */

@@ -63,6 +63,9 @@ int sisp_conn_request(sisp_conn_t *c, uint8_t type, const void *req, int timeout
 /* Reads and dispatches frames for up to timeout_ms (-1: until an event), returning after the
  * first frame: 0 after a frame, 1 on timeout, or an error (including a sink's error). */
 int sisp_conn_pump(sisp_conn_t *c, int timeout_ms);
+/* 1 if a whole frame is already buffered: the next sisp_conn_pump handles it without waiting
+ * for the network (the TLS layer may hold more: sisp_tlsc_pending). */
+int sisp_conn_has_frame(const sisp_conn_t *c);
 /* Waits until no sink is registered for stream, pumping; each wait on the transport is at
  * most timeout_ms. 0 or an error. */
 int sisp_conn_wait_stream(sisp_conn_t *c, uint32_t stream, int timeout_ms);
