@@ -313,6 +313,9 @@ static void start_job(sisp_session_t *s, op_t op, uint32_t stream,
     j->op = op;
     j->stream = stream;
     j->close_after = 0;
+    if (!kind)
+        j->fd = -1; /* a store job brings no fd; one a file job left must not be closed if the
+                       store never runs this job */
     j->fan_group[0] = j->fan_user[0] = '\0';
     sisp_buf_reset(&j->reply);
     sisp_buf_reset(&j->fanout);
@@ -886,7 +889,9 @@ static void run_request(sisp_job_t *base, sisp_store_t *st) {
         sisp_group_rec_t rec;
         cstr(group, sizeof group, g->group);
         cstr(user, sizeof user, g->user);
-        rc = member_ok(st, group, s->user, 0);
+        /* Only a member with the keys may remove one and start the next epoch: a pending
+         * member could otherwise start an epoch nobody holds. */
+        rc = member_ok(st, group, s->user, 1);
         if (rc == 0 && strcmp(group, "all") == 0)
             rc = SISP_EPERM; /* `all` is every registered user: revoke instead */
         if (rc == 0)
@@ -981,24 +986,55 @@ static void run_request(sisp_job_t *base, sisp_store_t *st) {
 
 /* ---- uploads ---- */
 
+/* What an upload must still satisfy when it commits, in the commit's transaction, which no
+ * other write interleaves with: the poster is a member with keys, the image is sealed under the
+ * group's current epoch (a member removed meanwhile must not read it), and the user's images,
+ * this one included, fit the quota (other uploads of the user may have committed since
+ * POST_BEGIN). */
+static int upload_allowed(sisp_store_t *st, const sisp_session_t *s) {
+    const sisp_image_rec_t *img = s->up.img;
+    sisp_group_rec_t g;
+    uint64_t used = 0, total = 0;
+    int rc = member_ok(st, img->group, s->user, 1);
+    if (rc == 0)
+        rc = sisp_store_group_get(st, img->group, &g);
+    if (rc == 0 && img->epoch != g.epoch)
+        rc = SISP_EMISMATCH;
+    if (rc == 0)
+        rc = sisp_store_usage(st, s->user, &used);
+    if (rc == 0 &&
+        (__builtin_add_overflow(used, img->size, &total) || total > s->env->cfg.quota_bytes))
+        rc = SISP_EQUOTA;
+    return rc;
+}
+
+/* Words for the refusals an upload may meet at POST_BEGIN or at its commit. */
+static const char *upload_refusal(int rc) {
+    switch (rc) {
+    case SISP_EEXIST:
+        return "an image of that name exists in that group";
+    case SISP_EMISMATCH:
+        return "the image is sealed under an old key of the group: seal it again";
+    case SISP_EPERM:
+        return "not a member of that group with its keys";
+    case SISP_EQUOTA:
+        return "your images would exceed your quota";
+    default:
+        return NULL;
+    }
+}
+
 static void run_post_begin(sisp_job_t *base, sisp_store_t *st) {
     sjob_t *j = (sjob_t *)base;
     sisp_session_t *s = j->s;
-    const sisp_post_begin_t *pb = &j->pkt->u.post_begin;
-    char group[SISP_GROUPNAME_MAX + 1];
-    uint64_t used = 0;
-    cstr(group, sizeof group, pb->group);
-    int rc = member_ok(st, group, s->user, 1);
-    if (rc == 0)
-        rc = sisp_store_usage(st, s->user, &used);
-    if (rc == 0 && used + pb->size > s->env->cfg.quota_bytes)
-        rc = SISP_EQUOTA;
-    /* The loop does not touch s->up while this job runs. */
+    /* The loop does not touch s->up while this job runs. The same checks run again at the
+     * commit: here they refuse early, before any byte is sent. */
+    int rc = upload_allowed(st, s);
     if (rc == 0)
         rc = sisp_store_blob_create(st, &s->up.blob);
     base->rc = rc;
     if (rc != 0)
-        send_error_to(&j->reply, j->stream, rc, NULL, SISP_T_POST_BEGIN);
+        send_error_to(&j->reply, j->stream, rc, upload_refusal(rc), SISP_T_POST_BEGIN);
 }
 
 static void on_post_begin(sisp_session_t *s, const sisp_frame_t *f, const uint8_t *raw, size_t n,
@@ -1154,7 +1190,9 @@ static void on_data(sisp_session_t *s, const sisp_frame_t *f, const sisp_data_t 
 static void run_commit(sisp_job_t *base, sisp_store_t *st) {
     sjob_t *j = (sjob_t *)base;
     sisp_session_t *s = j->s;
-    int rc = sisp_store_image_commit(st, &s->up.blob, s->up.img);
+    int rc = upload_allowed(st, s);
+    if (rc == 0)
+        rc = sisp_store_image_commit(st, &s->up.blob, s->up.img);
     base->rc = rc;
     if (rc == 0)
         sisp_store_audit(st, s->user, "post", s->up.img->name);
@@ -1193,14 +1231,15 @@ static void on_post_committed(sisp_session_t *s, int quiet) {
     sjob_t *j = &s->job;
     int rc = j->base.rc;
     s->up.active = 0;
-    s->up.blob.fd = -1; /* closed by the commit */
+    /* The commit closes the file whenever it runs; if the store never ran it, close it here. */
+    if (s->up.blob.fd >= 0)
+        close(s->up.blob.fd);
+    s->up.blob.fd = -1;
     if (rc != 0) {
         sisp_members_free(&j->members);
         unlink(s->up.blob.tmp_path);
         if (!quiet)
-            send_error_to(&s->out, j->stream, rc,
-                          rc == SISP_EEXIST ? "an image of that name exists in that group" : NULL,
-                          SISP_T_POST_END);
+            send_error_to(&s->out, j->stream, rc, upload_refusal(rc), SISP_T_POST_END);
         return;
     }
     const sisp_image_rec_t *img = s->up.img;

@@ -829,16 +829,30 @@ typedef struct {
     const char *name, *group;
 } image_t;
 
-static void image_make(image_t *im, const sisp_ident_key_t *signer, const char *owner,
-                       const char *name, const char *group, const uint8_t *plain, size_t len,
-                       unsigned variant) {
+/* A plaintext the seal takes for a PNG: the 1x1 PNG, then bytes i * mul + add. */
+static void png_bytes(uint8_t *p, size_t n, unsigned mul, unsigned add) {
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * mul + add);
+    memcpy(p, t_png_1x1, sizeof t_png_1x1);
+}
+
+/* Sealed under `epoch` (the fixture's key stands in for every epoch's). */
+static void image_make_epoch(image_t *im, const sisp_ident_key_t *signer, const char *owner,
+                             const char *name, const char *group, uint32_t epoch,
+                             const uint8_t *plain, size_t len, unsigned variant) {
     sisp_buf_init(&im->cipher, 0);
     sisp_buf_init(&im->manifest, 0);
     im->name = name;
     im->group = group;
-    CHECK_ERR(tenv_seal(signer, owner, name, group, 1, t_epoch_key, plain, len, 4096, variant,
+    CHECK_ERR(tenv_seal(signer, owner, name, group, epoch, t_epoch_key, plain, len, 4096, variant,
                         &im->cipher, &im->manifest, im->sig),
               SISP_OK);
+}
+
+static void image_make(image_t *im, const sisp_ident_key_t *signer, const char *owner,
+                       const char *name, const char *group, const uint8_t *plain, size_t len,
+                       unsigned variant) {
+    image_make_epoch(im, signer, owner, name, group, 1, plain, len, variant);
 }
 
 static void image_free(image_t *im) {
@@ -944,9 +958,7 @@ static int blob_cached(tenv_t *t, const char *group, const char *name) {
 
 static void test_upload(tenv_t *t, tenv_world_t *w, image_t *pic) {
     static uint8_t plain[10000];
-    for (size_t i = 0; i < sizeof plain; i++)
-        plain[i] = (uint8_t)(i * 7 + 3);
-    memcpy(plain, t_png_1x1, sizeof t_png_1x1);
+    png_bytes(plain, sizeof plain, 7, 3);
     sisp_ident_key_t mallory;
     CHECK_ERR(sisp_ident_from_seed(t_mallory_seed, &mallory), SISP_OK);
     image_t forged, as_bob, fam;
@@ -1366,9 +1378,7 @@ static void test_small_limits(void) {
         return;
     t.env.cfg.chunk = 4096;
     static uint8_t plain[3000];
-    for (size_t i = 0; i < sizeof plain; i++)
-        plain[i] = (uint8_t)(i * 13 + 5);
-    memcpy(plain, t_png_1x1, sizeof t_png_1x1);
+    png_bytes(plain, sizeof plain, 13, 5);
     static char names[N_LONG][SISP_IMAGENAME_MAX + 1];
     static image_t im[N_LONG];
     conn_t a, c;
@@ -1733,6 +1743,159 @@ static void bug_reentrant_done(tenv_t *t, tenv_world_t *w) {
     sisp_buf_free(&b);
 }
 
+/* A store job the store thread never ran (its batch could not begin: SQLITE_BUSY, a full
+ * disk) reached job_done with the fd number a finished write job had left in the job: the
+ * number, since reused by another connection or file, was closed. And an upload whose commit
+ * job never ran kept its temp file open (unlinked, its disk space held) for good. */
+static void bug_skipped_jobs(tenv_t *t, tenv_world_t *w) {
+    static uint8_t plain[10000];
+    png_bytes(plain, sizeof plain, 5, 1);
+    image_t a1, a2;
+    image_make(&a1, &w->alice.id, "alice", "skip1.png", "all", plain, sizeof plain, 3);
+    image_make(&a2, &w->alice.id, "alice", "skip2.png", "all", plain, sizeof plain, 4);
+    conn_t c;
+    conn_open(&c, t, &w->alice);
+    hello(&c);
+    const sisp_packet_t *p = upload(&c, 5, &a1);
+    CHECK(p != NULL && p->type == SISP_T_POSTED);
+    EXPECT(&c, SISP_T_NOTIFY);
+    /* The write job's fd number is free again: the first of these takes it. */
+    int victims[4];
+    for (int i = 0; i < 4; i++)
+        victims[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    t->fail_begin_at = 1;
+    sisp_download_t d = {sisp_slice_str("skip1.png"), 0, sisp_slice_str("all"), 0};
+    conn_send(&c, SISP_T_DOWNLOAD, 7, &d);
+    EXPECT_ERROR(&c, SISP_ESTORE, 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK(victims[i] >= 0 && fcntl(victims[i], F_GETFD) != -1);
+        if (victims[i] >= 0)
+            close(victims[i]);
+    }
+
+    int fds = open_fds();
+    post_begin(&c, 9, &a2, NULL, NULL, a2.cipher.len);
+    send_data(&c, 9, a2.cipher.data, a2.cipher.len, 0, SISP_CHUNK_MAX);
+    t->fail_begin_at = 1; /* the commit */
+    post_end(&c, 9, a2.cipher.len);
+    EXPECT_ERROR(&c, SISP_ESTORE, SISP_T_POST_END);
+    CHECK_INT(open_fds(), fds);
+    CHECK_U64(count_files(t, "blobs/tmp"), 0);
+    /* and the connection goes on: the same image posts now */
+    p = upload(&c, 11, &a2);
+    CHECK(p != NULL && p->type == SISP_T_POSTED);
+    EXPECT(&c, SISP_T_NOTIFY);
+    conn_close(&c);
+    image_free(&a1);
+    image_free(&a2);
+}
+
+/* The quota was checked at POST_BEGIN only, against committed images: uploads of one user in
+ * flight on several connections all committed, past the quota. The commit checks it again. */
+static void bug_quota_race(tenv_t *t, tenv_world_t *w) {
+    static uint8_t plain[10000];
+    png_bytes(plain, sizeof plain, 3, 2);
+    image_t q1, q2;
+    image_make(&q1, &w->alice.id, "alice", "quota1.png", "all", plain, sizeof plain, 5);
+    image_make(&q2, &w->alice.id, "alice", "quota2.png", "all", plain, sizeof plain, 6);
+    uint64_t used = 0, quota = t->env.cfg.quota_bytes;
+    CHECK_ERR(sisp_store_usage(t->store, "alice", &used), SISP_OK);
+    t->env.cfg.quota_bytes = used + q1.cipher.len + q1.cipher.len / 2; /* room for one */
+    conn_t a, b;
+    conn_open(&a, t, &w->alice);
+    conn_open(&b, t, &w->alice);
+    hello(&a);
+    hello(&b);
+    post_begin(&a, 5, &q1, NULL, NULL, q1.cipher.len);
+    post_begin(&b, 5, &q2, NULL, NULL, q2.cipher.len);
+    send_data(&a, 5, q1.cipher.data, q1.cipher.len, 0, SISP_CHUNK_MAX);
+    send_data(&b, 5, q2.cipher.data, q2.cipher.len, 0, SISP_CHUNK_MAX);
+    EXPECT_QUIET(&a); /* both began */
+    EXPECT_QUIET(&b);
+    post_end(&a, 5, q1.cipher.len);
+    EXPECT(&a, SISP_T_POSTED);
+    EXPECT(&a, SISP_T_NOTIFY); /* both of alice's connections are told */
+    EXPECT(&b, SISP_T_NOTIFY);
+    post_end(&b, 5, q2.cipher.len);
+    const sisp_packet_t *p = EXPECT_ERROR(&b, SISP_EQUOTA, SISP_T_POST_END);
+    CHECK(p && p->stream == 5);
+    uint64_t now = 0;
+    CHECK_ERR(sisp_store_usage(t->store, "alice", &now), SISP_OK);
+    CHECK_U64(now, used + q1.cipher.len);
+    CHECK_U64(count_files(t, "blobs/tmp"), 0);
+    t->env.cfg.quota_bytes = quota;
+    conn_close(&a);
+    conn_close(&b);
+    image_free(&q1);
+    image_free(&q2);
+}
+
+/* A member removed while uploading committed the image anyway, and an image sealed under the
+ * epoch before a removal was stored as a current one, readable by the removed member. The
+ * commit now checks membership (with keys) and the epoch; and a pending member may not
+ * remove anyone (it would start an epoch nobody holds). */
+static void bug_removed_while_posting(tenv_t *t, tenv_world_t *w) {
+    static uint8_t plain[6000];
+    png_bytes(plain, sizeof plain, 11, 7);
+    CHECK_ERR(sisp_store_member_add(t->store, "family", "alice", 0), SISP_OK);
+    image_t ai, bi, bi2;
+    image_make(&ai, &w->alice.id, "alice", "a-fam.png", "family", plain, sizeof plain, 7);
+    image_make(&bi, &w->bob.id, "bob", "b-fam.png", "family", plain, sizeof plain, 8);
+    image_make_epoch(&bi2, &w->bob.id, "bob", "b-fam.png", "family", 2, plain, sizeof plain, 9);
+    conn_t a, b, badmin;
+    conn_open(&a, t, &w->alice);
+    conn_open(&b, t, &w->bob);
+    conn_open(&badmin, t, &w->bob);
+    hello(&a);
+    hello(&b);
+    hello(&badmin);
+    post_begin(&a, 3, &ai, NULL, NULL, ai.cipher.len);
+    send_data(&a, 3, ai.cipher.data, ai.cipher.len, 0, SISP_CHUNK_MAX);
+    post_begin(&b, 3, &bi, NULL, NULL, bi.cipher.len);
+    send_data(&b, 3, bi.cipher.data, bi.cipher.len, 0, SISP_CHUNK_MAX);
+    EXPECT_QUIET(&a);
+    EXPECT_QUIET(&b);
+
+    /* alice, pending in crew, may not remove bob from it. */
+    sisp_group_remove_t rm;
+    memset(&rm, 0, sizeof rm);
+    rm.group = sisp_slice_str("crew");
+    rm.user = sisp_slice_str("bob");
+    conn_send(&a, SISP_T_GROUP_REMOVE, 4, &rm);
+    EXPECT_ERROR(&a, SISP_EPERM, SISP_T_GROUP_REMOVE);
+    /* bob removes alice from family: epoch 2 begins. */
+    rm.group = sisp_slice_str("family");
+    rm.user = sisp_slice_str("alice");
+    conn_send(&badmin, SISP_T_GROUP_REMOVE, 4, &rm);
+    const sisp_packet_t *p = EXPECT(&badmin, SISP_T_GROUP_RESULT);
+    CHECK(p && p->u.group_result.epoch == 2);
+
+    post_end(&a, 3, ai.cipher.len);
+    p = EXPECT_ERROR(&a, SISP_EPERM, SISP_T_POST_END);
+    post_end(&b, 3, bi.cipher.len);
+    p = EXPECT_ERROR(&b, SISP_EMISMATCH, SISP_T_POST_END);
+    CHECK(p && p->u.error.message.len > 0);
+    /* Sealed under epoch 1 again: refused at once; under epoch 2: stored. */
+    post_begin(&b, 5, &bi, NULL, NULL, bi.cipher.len);
+    EXPECT_ERROR(&b, SISP_EMISMATCH, SISP_T_POST_BEGIN);
+    p = upload(&b, 7, &bi2);
+    CHECK(p != NULL && p->type == SISP_T_POSTED);
+    sisp_image_rec_t *img = malloc(sizeof *img);
+    CHECK(img != NULL &&
+          sisp_store_image_get(t->store, 0, "family", "a-fam.png", NULL, img) == SISP_ENOTFOUND);
+    CHECK(img != NULL &&
+          sisp_store_image_get(t->store, 0, "family", "b-fam.png", NULL, img) == SISP_OK &&
+          img->epoch == 2);
+    free(img);
+    CHECK_U64(count_files(t, "blobs/tmp"), 0);
+    conn_close(&a);
+    conn_close(&b);
+    conn_close(&badmin);
+    image_free(&ai);
+    image_free(&bi);
+    image_free(&bi2);
+}
+
 static void test_bugs(void) {
     tenv_t t;
     tenv_world_t w;
@@ -1744,6 +1907,9 @@ static void test_bugs(void) {
     t.env.cfg.read_cached = 1;
     bug_fd_leaks(&t, &w);
     bug_reentrant_done(&t, &w);
+    bug_skipped_jobs(&t, &w);
+    bug_quota_race(&t, &w);
+    bug_removed_while_posting(&t, &w);
     tenv_world_free(&w);
     tenv_close(&t);
 }

@@ -152,6 +152,11 @@ static void env_wake(sisp_env_t *env, void *owner) {
  * commit_failed set; fail_commit_at makes that happen on purpose. */
 static void run_store_job(tenv_t *t, sisp_job_t *job) {
     int fail = t->fail_commit_at > 0 && --t->fail_commit_at == 0;
+    if (t->fail_begin_at > 0 && --t->fail_begin_at == 0) {
+        job->rc = SISP_ESTORE; /* as sispd's store thread does: run() is skipped */
+        job->commit_failed = 1;
+        return;
+    }
     int rc = t->hold ? 0 : sisp_store_batch_begin(t->store);
     if (rc == 0 && (rc = sisp_store_job_begin(t->store)) != 0 && !t->hold)
         sisp_store_batch_rollback(t->store);

@@ -58,6 +58,8 @@ typedef struct tenv {
     unsigned register_calls; /* env->register_allowed: allowed while <= cfg.register_per_min */
     unsigned wakes;          /* env->wake calls */
     unsigned fail_commit_at; /* the STORE job this many from now (1: the next) fails to commit */
+    unsigned fail_begin_at;  /* the STORE job this many from now is never run, as when its
+                                batch cannot begin (SQLITE_BUSY, a full disk) */
     int hold;                /* a held batch is open */
     int immediate;           /* immediate mode (above) */
     int depth;               /* immediate runs nested now */
