@@ -223,15 +223,16 @@ static int serve(const opts_t *o) {
         sisp_ca_fingerprint(ca, fp);
         for (size_t i = 0; i < sizeof fp; i++)
             snprintf(hex + 2 * i, 3, "%02x", fp[i]);
+        /* The handlers first: whoever waits for the ready line may stop us right after it. */
+        uv_signal_init(&loop, &sigint);
+        uv_signal_init(&loop, &sigterm);
+        uv_signal_start(&sigint, on_signal, SIGINT);
+        uv_signal_start(&sigterm, on_signal, SIGTERM);
         printf("sispd listening on %s:%d fingerprint SHA256:%s\n", o->host, port, hex);
         fflush(stdout);
         sisp_log(SISP_LOG_INFO, "listening on %s:%d, registration %s; %s", o->host, port,
                  o->cfg.registration == SISP_REG_INVITE ? "by invite" : "open",
                  sisp_crypto_build());
-        uv_signal_init(&loop, &sigint);
-        uv_signal_init(&loop, &sigterm);
-        uv_signal_start(&sigint, on_signal, SIGINT);
-        uv_signal_start(&sigterm, on_signal, SIGTERM);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_walk(&loop, close_any, NULL);

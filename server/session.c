@@ -367,6 +367,14 @@ static void job_done(sisp_job_t *base) {
             base->rc = SISP_ESTORE;
     }
     if (s->dead) {
+        /* The peer is gone, but what the job did stands, and the others are still told: a
+         * post committed as its uploader hung up is announced all the same. */
+        if (!base->commit_failed && j->fanout.len > 0 && j->fan_group[0])
+            s->env->notify_group(s->env, j->fan_group, j->fanout.data, j->fanout.len);
+        if (!base->commit_failed && j->fanout.len > 0 && j->fan_user[0])
+            s->env->notify_user(s->env, j->fan_user, j->fanout.data, j->fanout.len);
+        if (j->op == OP_POST_COMMIT)
+            on_post_committed(s, 1);
         release(s);
         return;
     }

@@ -16,6 +16,8 @@ struct sisp_worker {
     sisp_job_t *done, *done_tail; /* guarded by mu */
     int stop;                     /* guarded by mu */
     size_t pending;               /* loop thread only */
+    int joined;                   /* the store thread is gone: store jobs run inline */
+    int closed;                   /* the async handle is closed: free once pending is 0 */
 };
 
 typedef struct {
@@ -100,14 +102,24 @@ static void file_run(uv_work_t *req) {
     fw->job->run(fw->job, fw->w->st);
 }
 
+static void worker_free(sisp_worker_t *w) {
+    uv_mutex_destroy(&w->mu);
+    uv_cond_destroy(&w->cv);
+    free(w);
+}
+
 static void file_after(uv_work_t *req, int status) {
     file_work_t *fw = req->data;
+    sisp_worker_t *w = fw->w;
     sisp_job_t *job = fw->job;
-    fw->w->pending--;
     free(fw);
     if (status != 0)
         job->rc = SISP_ECANCELED;
     job->done(job);
+    /* A file job may outlive sisp_worker_stop (an upload's write at shutdown): the last one
+     * back frees the worker. */
+    if (--w->pending == 0 && w->closed)
+        worker_free(w);
 }
 
 int sisp_worker_start(uv_loop_t *loop, sisp_store_t *st, sisp_worker_t **out) {
@@ -131,6 +143,14 @@ int sisp_worker_start(uv_loop_t *loop, sisp_store_t *st, sisp_worker_t **out) {
 }
 
 void sisp_worker_submit(sisp_worker_t *w, sisp_job_t *job) {
+    if (w->joined && job->kind != SISP_JOB_FILE) {
+        /* Stopping: a job submitted by the last done() callbacks (a post's fan-out) would wait
+         * for a store thread that is gone. Run it here, as the server does once stopped. */
+        job->commit_failed = 0;
+        job->run(job, w->st);
+        job->done(job);
+        return;
+    }
     w->pending++;
     if (job->kind == SISP_JOB_FILE) {
         file_work_t *fw = malloc(sizeof *fw);
@@ -160,9 +180,9 @@ size_t sisp_worker_pending(const sisp_worker_t *w) {
 
 static void on_async_closed(uv_handle_t *h) {
     sisp_worker_t *w = h->data;
-    uv_mutex_destroy(&w->mu);
-    uv_cond_destroy(&w->cv);
-    free(w);
+    w->closed = 1;
+    if (w->pending == 0)
+        worker_free(w);
 }
 
 void sisp_worker_stop(sisp_worker_t *w) {
@@ -171,6 +191,7 @@ void sisp_worker_stop(sisp_worker_t *w) {
     uv_cond_signal(&w->cv);
     uv_mutex_unlock(&w->mu);
     uv_thread_join(&w->thread);
+    w->joined = 1;
     on_async(&w->async); /* hand back what the last batch finished */
     uv_close((uv_handle_t *)&w->async, on_async_closed);
 }

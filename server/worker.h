@@ -12,8 +12,9 @@ typedef struct sisp_worker sisp_worker_t;
 
 int sisp_worker_start(uv_loop_t *loop, sisp_store_t *st, sisp_worker_t **out);
 void sisp_worker_submit(sisp_worker_t *w, sisp_job_t *job);
-/* Finishes every queued job, joins the thread and closes its handle; the loop must run for
- * the close to complete. */
+/* Finishes every queued store job, joins the thread and closes its handle; the loop must run
+ * for the close to complete. Store jobs the last callbacks submit run at once; FILE jobs still
+ * on the thread pool come back later, and the last of them frees the worker. */
 void sisp_worker_stop(sisp_worker_t *w);
 /* Jobs submitted and not yet handed back (for shutdown). */
 size_t sisp_worker_pending(const sisp_worker_t *w);

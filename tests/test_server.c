@@ -9,9 +9,13 @@
 #include <sisp/keys.h>
 #include <sisp/seal.h>
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *sispd;
 static tserver_t srv;
@@ -25,6 +29,64 @@ static tclient_t *login(const tc_user_t *u) {
 }
 
 static uint8_t big[300 * 1024];
+
+/* The largest upload temp file in the data directory, in bytes (0 if none). */
+static off_t upload_in_flight(void) {
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/blobs/tmp", srv.dir);
+    DIR *d = opendir(dir);
+    off_t most = 0;
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        char path[600];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name[0] != '.' && stat(path, &st) == 0 && st.st_size > most)
+            most = st.st_size;
+    }
+    if (d != NULL)
+        closedir(d);
+    return most;
+}
+
+/* SIGTERM while an upload streams: the upload's write jobs on the thread pool come back after
+ * the store thread has stopped. sispd must exit cleanly (under ASan: no use of the freed
+ * worker), and start again on the same data. */
+static void shutdown_mid_upload(const tc_user_t *alice, const uint8_t all_key[32]) {
+    size_t n = 24u << 20;
+    uint8_t *huge = malloc(n);
+    CHECK(huge != NULL);
+    if (huge == NULL)
+        return;
+    memcpy(huge, big, sizeof big);
+    memset(huge + sizeof big, 0x5a, n - sizeof big);
+    for (int round = 0; round < 3; round++) {
+        fflush(NULL);
+        pid_t kid = fork();
+        if (kid == 0) {
+            int err = 0;
+            tclient_t *k = tc_connect(srv.port, srv.ca, srv.ca_len, alice, &err);
+            for (int i = 0; k != NULL && i < 50; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "huge-%d-%d.png", round, i);
+                if (tc_post(k, alice, "all", 1, all_key, name, huge, n, NULL) != SISP_OK)
+                    break;
+            }
+            _exit(0);
+        }
+        CHECK(kid > 0);
+        int64_t end = t_now_ms() + 20000;
+        while (upload_in_flight() < (1 << 20) && t_now_ms() < end)
+            t_sleep_ms(2);
+        CHECK(upload_in_flight() >= (1 << 20));
+        CHECK_INT(ts_stop(&srv), 0);
+        if (kid > 0) {
+            kill(kid, SIGKILL);
+            waitpid(kid, NULL, 0);
+        }
+        CHECK_INT(ts_start(&srv, sispd, NULL), 0);
+    }
+    free(huge);
+}
 
 int main(int argc, char **argv) {
     if (argc != 2) {
@@ -221,6 +283,7 @@ int main(int argc, char **argv) {
         CHECK_U64(r->u.list_result.n_entries, 2);
         tc_close(b);
     }
+    shutdown_mid_upload(&alice, all_key);
     sisp_buf_free(&plain);
     CHECK_INT(ts_stop(&srv), 0);
     ts_cleanup(&srv);

@@ -1896,6 +1896,47 @@ static void bug_removed_while_posting(tenv_t *t, tenv_world_t *w) {
     image_free(&bi2);
 }
 
+/* A post committed while its uploader hung up was never announced: job_done released the
+ * dead session before the fan-out, so the other members never heard of an image that was
+ * stored. */
+static void bug_unannounced_post(tenv_t *t, tenv_world_t *w) {
+    static uint8_t plain[5000];
+    png_bytes(plain, sizeof plain, 17, 9);
+    image_t im;
+    image_make(&im, &w->alice.id, "alice", "hung-up.png", "all", plain, sizeof plain, 10);
+    conn_t c, bob;
+    conn_open(&c, t, &w->alice);
+    conn_open(&bob, t, &w->bob);
+    hello(&c);
+    hello(&bob);
+    post_begin(&c, 3, &im, NULL, NULL, im.cipher.len);
+    send_data(&c, 3, im.cipher.data, im.cipher.len, 0, SISP_CHUNK_MAX);
+    EXPECT_QUIET(&c);
+    /* POST_END reaches the session, its commit is queued, and the connection closes before
+     * the store runs it. */
+    sisp_buf_t f;
+    sisp_buf_init(&f, 0);
+    sisp_post_end_t pe = {im.cipher.len};
+    CHECK_ERR(sisp_payload_encode(&f, SISP_T_POST_END, 3, &pe), SISP_OK);
+    sisp_session_input(c.s, f.data, f.len);
+    CHECK(tenv_queued(t) > 0);
+    tenv_session_free(t, c.s);
+    tenv_peer_free(&c.peer);
+    tenv_pushes_clear(t);
+    tenv_drain(t);
+    sisp_image_rec_t *img = malloc(sizeof *img);
+    CHECK(img != NULL &&
+          sisp_store_image_get(t->store, 0, "all", "hung-up.png", NULL, img) == SISP_OK);
+    CHECK(tenv_push_find(t, TENV_PUSH_GROUP, "all", SISP_T_NOTIFY, NULL) != NULL);
+    const sisp_packet_t *p = EXPECT(&bob, SISP_T_NOTIFY);
+    CHECK(p && img && p->u.notify.seq == img->seq);
+    CHECK_U64(count_files(t, "blobs/tmp"), 0);
+    free(img);
+    sisp_buf_free(&f);
+    conn_close(&bob);
+    image_free(&im);
+}
+
 static void test_bugs(void) {
     tenv_t t;
     tenv_world_t w;
@@ -1910,6 +1951,7 @@ static void test_bugs(void) {
     bug_skipped_jobs(&t, &w);
     bug_quota_race(&t, &w);
     bug_removed_while_posting(&t, &w);
+    bug_unannounced_post(&t, &w);
     tenv_world_free(&w);
     tenv_close(&t);
 }
