@@ -415,16 +415,16 @@ static void job_done(sisp_job_t *base) {
         break;
     case OP_POST_WRITE:
         if (base->rc != 0) {
-            if (!s->up.failed && base->rc == SISP_ESTORE)
+            if (!s->up.failed && !quiet && base->rc == SISP_ESTORE)
                 send_error_to(&s->out, s->up.stream, SISP_ESTORE,
                               "the server has no room for this image", SISP_T_DATA);
-            else if (!s->up.failed)
+            else if (!s->up.failed && !quiet)
                 send_error_to(&s->out, s->up.stream, SISP_EIO, "cannot store the upload",
                               SISP_T_DATA);
             s->failed_stream = s->up.stream;
             abort_upload(s);
-        } else if (s->up.failed) {
-            abort_upload(s);
+        } else if (s->up.failed || quiet) {
+            abort_upload(s); /* closing: the upload cannot end, nothing more is written */
         } else if (s->up.batch.len > 0) {
             start_write(s);
         }

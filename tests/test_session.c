@@ -1639,6 +1639,28 @@ static void bug_output_after_close(tenv_t *t, tenv_world_t *w) {
         T_FAIL_AT("regression: %zu bytes of output after the glue's BYE (upload commit in flight)",
                   sisp_session_output(c.s)->len - at_close);
     conn_close(&c);
+
+    /* An upload's write in flight, then the glue's BYE: the upload cannot end any more, so
+     * it stops there (no further write, its temp file removed at once) and nothing follows the
+     * BYE, not even an error about the write. */
+    tenv_pushes_clear(t);
+    conn_open(&c, t, &w->alice);
+    hello(&c);
+    conn_send(&c, SISP_T_POST_BEGIN, 9, &pb);
+    sisp_buf_reset(&b);
+    for (size_t off = 0; off < w->up_cipher.len; off += 1024) {
+        size_t piece = w->up_cipher.len - off < 1024 ? w->up_cipher.len - off : 1024;
+        sisp_data_t dt = {off, sisp_slice(w->up_cipher.data + off, piece)};
+        CHECK_ERR(sisp_data_encode(&b, 9, &dt), SISP_OK);
+    }
+    sisp_session_input(c.s, b.data, b.len); /* the first write job is queued */
+    CHECK_U64(tenv_queued(t), 1);
+    sisp_session_bye(c.s, SISP_ESHUTDOWN, "server shutting down");
+    at_close = sisp_session_output(c.s)->len;
+    tenv_drain(t);
+    CHECK_U64(sisp_session_output(c.s)->len, at_close);
+    CHECK_U64(count_files(t, "blobs/tmp"), 0);
+    conn_close(&c);
     sisp_buf_free(&b);
 }
 
