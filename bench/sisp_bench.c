@@ -22,7 +22,8 @@
  *   posts       C clients posting 100 KiB sealed images back to back vs C clients uploading
  *               100 KiB to the echo server; and the data directory's fsync rate
  *   idle        N authenticated connections (HELLO done) held; server VmRSS growth per
- *               connection, vs N TLS connections to the echo server
+ *               connection, vs N TLS connections to the echo server; then again once each
+ *               connection has downloaded a 256 KiB image and gone quiet for 3 s
  *   fanout      N member connections, one poster: NOTIFY arrival after POSTED (first, median,
  *               p99, last) vs mosquitto delivering one QoS-0 PUBLISH to N subscribers
  *   client      the real `sisp` program (--sisp PATH): POST_IMAGE and DOWNLOAD of a 16 MiB
@@ -2174,6 +2175,46 @@ static void echo_ping_bytes(bconn_t *c, const uint8_t *p, size_t n) {
     }
 }
 
+#define IDLE_DOWN_BYTES (256u * 1024u) /* what each idle connection downloads first */
+
+/* Every ready connection of v downloads img (sispd DOWNLOAD, echo `D`), all at once; then
+ * nothing for 3 s. RSS growth over rss0 per live connection, KiB; -1 if a download failed. */
+static double idle_after_download(int kind, bconn_t **v, size_t n, sealed_t *img, long rss0,
+                                  pid_t pid) {
+    size_t started = 0, done = 0, ok = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && v[i]->state == S_READY) {
+            down_start(v[i], img);
+            started++;
+        }
+    double end = now() + 120;
+    while (done < started && now() < end) {
+        uv_run(&W.loop, UV_RUN_ONCE);
+        done = ok = 0;
+        for (size_t i = 0; i < n; i++)
+            if (v[i] && v[i]->on_frame == bulk_sisp_frame) {
+                done += v[i]->flag != 0;
+                ok += v[i]->flag == 1;
+            } else if (v[i] && v[i]->on_bytes == echo_bytes) {
+                done += v[i]->flag != 0;
+                ok += v[i]->flag == 1;
+            }
+    }
+    if (ok != started) {
+        fail_msg("idle: %zu of %zu downloads from %s complete", ok, started, kind_name[kind]);
+        return -1;
+    }
+    end = now() + 3.0;
+    while (now() < end) {
+        uv_run(&W.loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    long rss2 = proc_rss_kib(pid);
+    say("  %s: after %zu downloads of %zu bytes and 3 s quiet, RSS %ld KiB", kind_name[kind],
+        started, img->cipher.len, rss2);
+    return started ? (double)(rss2 - rss0) / (double)started : 0;
+}
+
 /* Per-connection server memory: RSS growth over n connections, KiB each. */
 static double idle_measure(int kind, bconn_t **v, size_t n, size_t *held, long *rss0_out,
                            long *rss1_out) {
@@ -2607,14 +2648,31 @@ static void scenario_conns(int do_idle, int do_fan) {
         }
         char work[32];
         snprintf(work, sizeof work, "%zu", n);
+        sealed_t img;
+        memset(&img, 0, sizeof img);
         if (do_idle) {
+            /* The image each idle connection downloads before the second measurement. */
+            uint8_t *plain = make_plain(IDLE_DOWN_BYTES);
+            bconn_t *poster = bc_connect_wait(K_SISP, 0);
+            if (plain == NULL || poster == NULL ||
+                seal(&W.users[0], "idle.png", plain, IDLE_DOWN_BYTES, &img) != 0) {
+                fail_msg("idle: cannot set up");
+            } else {
+                up_start(poster, &img);
+                xfer_wait(poster, "upload");
+            }
+            free(plain);
+            if (poster != NULL)
+                bc_close(poster);
             say("idle: %zu connections to the echo server, then to sispd", n);
             size_t held_e = 0, held_s = 0;
             long e0, e1, s0, s1;
             double ke = idle_measure(K_ECHO, v, n, &held_e, &e0, &e1);
+            double de = idle_after_download(K_ECHO, v, n, &img, e0, W.echo_pid);
             close_all(v, n);
             memset(v, 0, n * sizeof *v);
             double ks = idle_measure(K_SISP, v, n, &held_s, &s0, &s1);
+            double ds = idle_after_download(K_SISP, v, n, &img, s0, W.srv.pid);
             double he = (double)held_e, hsd = (double)held_s, r = ke > 0 ? ks / ke : 0;
             char name[64];
             snprintf(name, sizeof name, "idle_echo_%zu_held", n);
@@ -2630,6 +2688,10 @@ static void scenario_conns(int do_idle, int do_fan) {
             double rss = (double)s1 / 1024.0;
             snprintf(name, sizeof name, "idle_sispd_%zu_rss_total", n);
             row(name, "MiB", &rss, 1, work);
+            snprintf(name, sizeof name, "idle_echo_%zu_after_download_per_conn", n);
+            row(name, "KiB", &de, 1, work);
+            snprintf(name, sizeof name, "idle_sispd_%zu_after_download_per_conn", n);
+            row(name, "KiB", &ds, 1, work);
             if (held_s != n)
                 fail_msg("sispd held %zu of %zu connections", held_s, n);
         } else {
@@ -2690,6 +2752,7 @@ static void scenario_conns(int do_idle, int do_fan) {
         } else {
             close_all(v, n);
         }
+        sealed_free(&img);
         free(v);
         free(fan_arrival);
         fan_arrival = NULL;

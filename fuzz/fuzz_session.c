@@ -443,6 +443,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         at += n;
         if (!slow_store)
             drain(&r);
+        if ((at ^ size) % 3 == 0)
+            (void)sisp_session_trim(r.s); /* the glue's idle sweep, at any moment */
     }
 
     if (end == 1) {

@@ -6,6 +6,7 @@
 
 #include <sisp/error.h>
 
+#include <malloc.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #define TLS_QUEUE (128u * 1024u) /* session output goes into TLS while less waits there */
 #define TLS_PIECE (64u * 1024u)  /* plaintext per sisp_tls_write */
+#define TRIM_AT (1024u * 1024u)  /* freed by one sweep: worth handing back to the system */
 
 typedef struct conn conn_t;
 struct conn {
@@ -437,8 +439,16 @@ static void on_sweep(uv_timer_t *t) {
     int64_t now = now_s();
     if (now - srv->last_refresh >= 2)
         refresh_revoked(srv);
+    size_t freed = 0;
     for (conn_t *c = srv->conns, *next; c; c = next) {
         next = c->next;
+        if (!c->writing && !c->closing && now - c->last_rx >= 1) {
+            /* Quiet for a second: what a transfer grew is given back, so an idle connection
+             * holds about what a fresh one does. */
+            freed += sisp_buf_trim(&c->inflight, 0) + sisp_tls_trim(c->tls, 0);
+            if (c->sess)
+                freed += sisp_session_trim(c->sess);
+        }
         if (c->closing_since != 0) {
             /* A peer that does not take its last bytes (a stalled reader dropped over the
              * push cap, a client at shutdown) is cut off rather than kept. */
@@ -488,6 +498,10 @@ static void on_sweep(uv_timer_t *t) {
             }
         }
     }
+    /* The allocator keeps freed memory for reuse; a lot of it at once goes back to the
+     * system (malloc_trim also releases free pages inside the heap, not only at its top). */
+    if (freed >= TRIM_AT)
+        malloc_trim(0);
 }
 
 /* ---- the environment sessions see ---- */

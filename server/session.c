@@ -29,6 +29,8 @@
 /* While an upload's write job runs, the loop goes on decrypting and checking its DATA frames
  * into the next batch, up to this much; the next job writes the whole batch. */
 #define UP_BATCH_MAX (1024u * 1024u)
+/* What an idle session's input and output buffers may keep of what they grew to. */
+#define IDLE_KEEP 16384u
 
 /* The one job a session may have running, and what it carries. */
 typedef enum {
@@ -295,6 +297,21 @@ void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
     s->pushes_queued++;
     s->push_bytes += len;
     s->last_push_end = s->taken + s->out.len;
+}
+
+size_t sisp_session_trim(sisp_session_t *s) {
+    if (s->busy || s->up.active || s->down.active)
+        return 0;
+    /* No job: what the job buffers hold is spent. */
+    sisp_buf_reset(&s->job.data);
+    sisp_buf_reset(&s->job.frame);
+    sisp_buf_reset(&s->job.reply);
+    sisp_buf_reset(&s->job.fanout);
+    sisp_buf_reset(&s->up.batch);
+    return sisp_buf_trim(&s->in, IDLE_KEEP) + sisp_buf_trim(&s->out, IDLE_KEEP) +
+           sisp_buf_trim(&s->job.data, 0) + sisp_buf_trim(&s->job.frame, 0) +
+           sisp_buf_trim(&s->job.reply, 0) + sisp_buf_trim(&s->job.fanout, 0) +
+           sisp_buf_trim(&s->up.batch, 0);
 }
 
 /* ---- jobs ---- */
@@ -1542,11 +1559,7 @@ static void pump(sisp_session_t *s) {
         /* Idle: give back what only a frame in progress needs. */
         free(s->job.pkt);
         s->job.pkt = NULL;
-        if (s->in.len == 0 && s->in.cap > 16384) {
-            size_t max = s->in.max;
-            sisp_buf_free(&s->in);
-            sisp_buf_init(&s->in, max);
-        }
+        sisp_buf_trim(&s->in, IDLE_KEEP);
         sisp_buf_free(&s->job.frame);
         sisp_buf_free(&s->job.reply);
         sisp_buf_free(&s->job.fanout);

@@ -44,6 +44,9 @@ int sisp_session_closing(const sisp_session_t *s);
  * the session sends BYE and closes instead: the client catches up with LIST since=seq when it
  * returns. */
 void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len);
+/* Gives back the memory a transfer or a burst grew, if nothing is under way (no job, no
+ * upload or download) and the buffers are empty: for connections gone idle. */
+size_t sisp_session_trim(sisp_session_t *s); /* the bytes freed */
 /* The authenticated user, or NULL. */
 const char *sisp_session_user(const sisp_session_t *s);
 /* Called by the glue on timeouts and shutdown: sends BYE with code and closes. */

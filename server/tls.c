@@ -375,6 +375,14 @@ void sisp_tls_close(sisp_tls_t *t) {
         t->err = SISP_ESHUTDOWN;
 }
 
+size_t sisp_tls_trim(sisp_tls_t *t, size_t keep) {
+    if (t->in_pos == t->in.len) {
+        sisp_buf_reset(&t->in);
+        t->in_pos = 0;
+    }
+    return sisp_buf_trim(&t->in, keep) + sisp_buf_trim(&t->out, keep);
+}
+
 sisp_buf_t *sisp_tls_out(sisp_tls_t *t) {
     return &t->out;
 }

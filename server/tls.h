@@ -52,6 +52,8 @@ int sisp_tls_write(sisp_tls_t *t, const uint8_t *p, size_t len);
 void sisp_tls_close(sisp_tls_t *t);
 /* Ciphertext waiting to be sent. The caller sends and then sisp_buf_consume()s it. */
 sisp_buf_t *sisp_tls_out(sisp_tls_t *t);
+/* Gives back what the ciphertext buffers grew to, if they are empty. */
+size_t sisp_tls_trim(sisp_tls_t *t, size_t keep); /* the bytes freed */
 
 /* After the handshake: 0 and *info if the client presented a verified certificate,
  * SISP_ENOTFOUND if it presented none. */

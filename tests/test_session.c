@@ -1281,10 +1281,16 @@ static void test_download(tenv_t *t, tenv_world_t *w, const image_t *pic) {
     CHECK(busy_seen);
     CHECK(ended);
     CHECK_MEM(got.data, got.len, big.cipher.data, big.cipher.len);
+    /* Idle again: what the download grew (over 128 KiB of output, a 64 KiB chunk) is given
+     * back, and the connection is served as before. */
+    CHECK(sisp_session_trim(b.s) >= 128 * 1024);
+    CHECK_U64(sisp_session_output(b.s)->cap, 0);
+    CHECK_U64(sisp_session_trim(b.s), 0);
 
     /* CANCEL while paused above the high-water mark: nothing more on that stream. */
     conn_send(&b, SISP_T_DOWNLOAD, 29, &dbig);
     CHECK(sisp_session_output(b.s)->len >= 128 * 1024);
+    CHECK_U64(sisp_session_trim(b.s), 0); /* not while a download is under way */
     sisp_cancel_t cancel = {(uint32_t)-SISP_ECANCELED};
     conn_send(&b, SISP_T_CANCEL, 29, &cancel);
     sisp_ping_t ping = {99};

@@ -30,6 +30,14 @@ void sisp_buf_free(sisp_buf_t *b) {
     b->cap = 0;
 }
 
+size_t sisp_buf_trim(sisp_buf_t *b, size_t keep) {
+    size_t cap = b->cap;
+    if (b->len != 0 || cap <= keep)
+        return 0;
+    sisp_buf_free(b);
+    return cap;
+}
+
 void sisp_buf_free_secure(sisp_buf_t *b) {
     if (b == NULL)
         return;

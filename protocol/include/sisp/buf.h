@@ -45,6 +45,10 @@ void sisp_buf_free(sisp_buf_t *b); /* wipes nothing; NULL is a no-op */
 /* Frees like sisp_buf_free, but first overwrites the contents (for key material). */
 void sisp_buf_free_secure(sisp_buf_t *b);
 void sisp_buf_reset(sisp_buf_t *b); /* len = 0, keeps the memory */
+/* An empty buffer whose capacity exceeds keep gives its memory back (max stays): for buffers
+ * that grew for a transfer and should not hold that memory while idle. Returns the bytes
+ * freed. */
+size_t sisp_buf_trim(sisp_buf_t *b, size_t keep);
 
 /* Makes room for n more bytes. SISP_ENOMEM if allocation fails or max would be exceeded. */
 SISP_MUST_CHECK int sisp_buf_reserve(sisp_buf_t *b, size_t n);
