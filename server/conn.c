@@ -210,7 +210,10 @@ static void flush(conn_t *c) {
     }
     /* What waits below the session is bounded above (TLS_QUEUE); what the session holds, it
      * bounds itself, and says when to stop reading. */
-    if (c->sess && sisp_session_input_full(c->sess) && !c->read_stopped) {
+    if (c->sess && (sisp_session_input_full(c->sess) || sisp_session_closing(c->sess)) &&
+        !c->read_stopped) {
+        /* (A closing session takes nothing more: what the peer still sends would only pile
+         * up as ciphertext below it.) */
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->read_stopped = 1;
     }
@@ -222,7 +225,7 @@ static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf);
 static void maybe_resume(conn_t *c) {
     if (!c->read_stopped || c->closing)
         return;
-    if (!(c->sess && sisp_session_input_full(c->sess))) {
+    if (!(c->sess && (sisp_session_input_full(c->sess) || sisp_session_closing(c->sess)))) {
         c->read_stopped = 0;
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     }

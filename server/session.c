@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #define SOFTWARE "sispd 0.1"
-/* Above this much output, the session takes no more requests (and the glue stops reading). */
+/* Above this much output, the session takes no more requests (and the glue stops reading);
+ * before authentication, above the second. */
 #define OUT_HIGH_WATER (1024u * 1024u)
+#define PREAUTH_OUT_HIGH_WATER (32u * 1024u)
 /* A download reads the next chunk only while less than this waits in the output. The kernel's
  * socket buffer keeps the connection busy; more here only costs memory, and fresh memory
  * costs page faults: with 1 MiB here (and 4 MiB of TLS records below), 8 downloads at once
@@ -245,8 +247,23 @@ int sisp_session_closing(const sisp_session_t *s) {
     return s->closing;
 }
 
+/* Before authentication a peer is anyone: it gets 16 KiB frames (PROTOCOL.md §5) and little
+ * room to queue, so that the connections a stranger may hold (--max-preauth) cost little. */
+static size_t in_high(const sisp_session_t *s) {
+    return s->dec.state == SISP_STATE_AUTH ? SISP_LIMIT_CONTROL
+                                           : SISP_LIMIT_PREAUTH + SISP_HEADER_SIZE;
+}
+
+static size_t out_high(const sisp_session_t *s) {
+    return s->dec.state == SISP_STATE_AUTH ? OUT_HIGH_WATER : PREAUTH_OUT_HIGH_WATER;
+}
+
+size_t sisp_session_input_len(const sisp_session_t *s) {
+    return s->in.len;
+}
+
 int sisp_session_input_full(const sisp_session_t *s) {
-    return s->in.len >= SISP_LIMIT_CONTROL || s->out.len >= OUT_HIGH_WATER;
+    return s->in.len >= in_high(s) || s->out.len >= out_high(s);
 }
 
 const char *sisp_session_user(const sisp_session_t *s) {
@@ -1538,7 +1555,7 @@ static void pump(sisp_session_t *s) {
     s->in_pump = 1;
     /* A client that sends requests but does not read their answers stops being served once
      * this much output waits: memory stays bounded, and the glue stops reading. */
-    while (!s->closing && s->out.len < OUT_HIGH_WATER &&
+    while (!s->closing && s->out.len < out_high(s) &&
            can_take(s, s->in.data + used, s->in.len - used)) {
         sisp_frame_t f;
         size_t n = 0;

@@ -29,6 +29,8 @@ void sisp_session_input(sisp_session_t *s, const uint8_t *p, size_t len);
 /* 1 if the glue should stop reading: the session holds this much unprocessed input, or so much
  * output the peer has not taken that it takes no more requests. */
 int sisp_session_input_full(const sisp_session_t *s);
+/* Bytes of input taken and not yet processed. */
+size_t sisp_session_input_len(const sisp_session_t *s);
 /* Frames to send. The glue takes what it can with sisp_session_taken (which consumes it and
  * returns the output position after it, counted from the start), tells sisp_session_sent once
  * everything up to a position has left the server (written to the socket), and calls

@@ -1493,6 +1493,55 @@ static void test_small_limits(void) {
     tenv_close(&t);
 }
 
+/* ---- (j) queues before and after authentication ---- */
+
+/* A client that sends PINGs and never reads: the glue stops reading once the session says
+ * its input is full, and by then the session holds little before authentication (anyone's
+ * connection) and about 1 MiB each way after it. Once the client reads, every PING is
+ * answered, in order: bounded, and nothing lost. */
+static void flood_pings(tenv_t *t, const tenv_user_t *u, size_t out_max, size_t in_max) {
+    conn_t c;
+    conn_open(&c, t, u);
+    hello(&c);
+    sisp_buf_t piece;
+    sisp_buf_init(&piece, 0);
+    uint64_t sent = 0;
+    for (int guard = 0; !sisp_session_input_full(c.s) && guard < 100000; guard++) {
+        sisp_buf_reset(&piece);
+        for (int i = 0; i < 200; i++) { /* about 4 KiB at a time */
+            sisp_ping_t ping = {sent++};
+            CHECK_ERR(sisp_payload_encode(&piece, SISP_T_PING, 0, &ping), SISP_OK);
+        }
+        sisp_session_input(c.s, piece.data, piece.len);
+    }
+    CHECK(sisp_session_input_full(c.s));
+    CHECK(!closing(&c));
+    CHECK(sisp_session_output(c.s)->len <= out_max + 64); /* a PONG past the mark at most */
+    CHECK(sisp_session_input_len(c.s) <= in_max + piece.len);
+    uint64_t pongs = 0;
+    const sisp_packet_t *p;
+    while ((p = conn_next(&c, NULL)) != NULL) {
+        CHECK(p->type == SISP_T_PONG && p->u.pong.token == pongs);
+        pongs++;
+    }
+    CHECK_U64(pongs, sent);
+    CHECK(!sisp_session_input_full(c.s));
+    CHECK_U64(sisp_session_input_len(c.s), 0);
+    sisp_buf_free(&piece);
+    conn_close(&c);
+}
+
+static void test_queues(void) {
+    tenv_t t;
+    tenv_world_t w;
+    if (world_open(&t, &w, NULL) != 0)
+        return;
+    flood_pings(&t, NULL, 32 * 1024, SISP_LIMIT_PREAUTH + SISP_HEADER_SIZE);
+    flood_pings(&t, &w.alice, 1024 * 1024, SISP_LIMIT_CONTROL);
+    tenv_world_free(&w);
+    tenv_close(&t);
+}
+
 /* ---- (h) a full disk ---- */
 
 /* In the child: the store on a 3 MiB tmpfs. Returns the failures. */
@@ -1992,6 +2041,7 @@ int main(void) {
     test_push_cap();
     test_transfers();
     test_small_limits();
+    test_queues();
     test_disk_full();
     test_bugs();
     return t_done("test_session");
