@@ -235,9 +235,9 @@ static void maybe_resume(conn_t *c) {
 
 static void start_session(conn_t *c) {
     sisp_cert_info_t info;
-    uint8_t fp[SISP_SHA256_SIZE] = {0};
-    int have = sisp_tls_peer(c->tls, &info) == 0;
-    c->sess = sisp_session_new(&c->srv->env, have ? &info : NULL, fp, c->addr);
+    int have = sisp_tls_peer(c->tls, &info) == 0 && sisp_tls_peer_fp(c->tls) != NULL;
+    c->sess = sisp_session_new(&c->srv->env, have ? &info : NULL,
+                               have ? sisp_tls_peer_fp(c->tls) : NULL, c->addr);
     if (c->sess == NULL) {
         conn_close(c);
         return;

@@ -44,7 +44,8 @@ struct sisp_tls {
     sisp_buf_t in; /* ciphertext fed, not yet taken by wolfSSL: in.data[in_pos, in.len) */
     size_t in_pos;
     sisp_buf_t out;
-    sisp_cert_info_t peer; /* the client certificate the verify callback accepted */
+    sisp_cert_info_t peer;             /* the client certificate the verify callback accepted */
+    uint8_t peer_fp[SISP_SHA256_SIZE]; /* SHA-256 of its DER */
     int have_peer;
     int rejected; /* the verify callback refused the client's certificate: SISP_E* */
     int done;     /* handshake finished */
@@ -148,6 +149,11 @@ static int verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store) {
         snprintf(t->why, sizeof t->why, "client certificate serial %llu %s",
                  (unsigned long long)info.serial,
                  r == 1 ? "is revoked" : "could not be checked for revocation");
+        return 0;
+    }
+    if (sisp_sha256(der, (size_t)len, t->peer_fp) != 0) {
+        t->rejected = SISP_EINTERNAL;
+        snprintf(t->why, sizeof t->why, "cannot hash the client certificate");
         return 0;
     }
     t->peer = info;
@@ -394,6 +400,10 @@ int sisp_tls_peer(sisp_tls_t *t, sisp_cert_info_t *info) {
         return SISP_ENOTFOUND;
     *info = t->peer;
     return 0;
+}
+
+const uint8_t *sisp_tls_peer_fp(const sisp_tls_t *t) {
+    return t->done && t->have_peer ? t->peer_fp : NULL;
 }
 
 const char *sisp_tls_why(const sisp_tls_t *t) {

@@ -58,6 +58,8 @@ size_t sisp_tls_trim(sisp_tls_t *t, size_t keep); /* the bytes freed */
 /* After the handshake: 0 and *info if the client presented a verified certificate,
  * SISP_ENOTFOUND if it presented none. */
 int sisp_tls_peer(sisp_tls_t *t, sisp_cert_info_t *info);
+/* The SHA-256 of that certificate's DER (WHOAMI's cert_fp), or NULL without one. */
+const uint8_t *sisp_tls_peer_fp(const sisp_tls_t *t);
 
 /* Why the connection failed, for the log (wolfSSL's reason and code; no secrets, no peer
  * bytes), or NULL. Valid until the next call on t. */

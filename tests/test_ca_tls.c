@@ -706,6 +706,12 @@ static void test_handshakes(void) {
         CHECK_ERR(r.server, SISP_OK);
         CHECK_ERR(sisp_tls_peer(t, &peer), SISP_OK);
         CHECK(strcmp(peer.user, "alice") == 0);
+        /* The fingerprint is the leaf's, not the CA's that came after it. */
+        uint8_t fp[SISP_SHA256_SIZE];
+        CHECK_ERR(sisp_sha256(cert.data, cert.len, fp), SISP_OK);
+        CHECK(sisp_tls_peer_fp(t) != NULL);
+        if (sisp_tls_peer_fp(t) != NULL)
+            CHECK_MEM(sisp_tls_peer_fp(t), SISP_SHA256_SIZE, fp, SISP_SHA256_SIZE);
         if (getenv("SISP_TEST_VERBOSE"))
             fprintf(stderr, "  chain: %s\n", sisp_tls_why(t) ? sisp_tls_why(t) : "-");
         tclient_free(&c);

@@ -5,6 +5,7 @@
 #include "testutil.h"
 #include "tserver.h"
 
+#include <sisp/crypto.h>
 #include <sisp/error.h>
 #include <sisp/keys.h>
 #include <sisp/seal.h>
@@ -125,6 +126,14 @@ int main(int argc, char **argv) {
     if (a == NULL)
         return t_done("test_server");
     CHECK(sisp_slice_eq(tc_server_hello(a)->user, sisp_slice_str("alice")));
+    /* WHOAMI names her certificate by its SHA-256, as the handshake saw it. */
+    const sisp_packet_t *r = NULL;
+    sisp_whoami_t who = {0};
+    uint8_t cert_fp[SISP_SHA256_SIZE];
+    CHECK_ERR(sisp_sha256(alice.cert, alice.cert_len, cert_fp), SISP_OK);
+    CHECK_INT(tc_request(a, SISP_T_WHOAMI, &who, &r), 0);
+    CHECK(r != NULL && r->type == SISP_T_WHOAMI_RESULT &&
+          sisp_slice_eq(r->u.whoami_result.cert_fp, sisp_slice(cert_fp, sizeof cert_fp)));
     uint8_t all_key[32], family_key[32], family_key2[32];
     sisp_rng_t rng;
     CHECK_ERR(sisp_rng_init(&rng), SISP_OK);
@@ -135,7 +144,6 @@ int main(int argc, char **argv) {
 
     static sisp_key_grant_t kg;
     tc_grant_bytes_t gb[4];
-    const sisp_packet_t *r = NULL;
     memset(&kg, 0, sizeof kg);
     kg.group = sisp_slice_str("all");
     CHECK_ERR(tc_make_grant(&alice, "alice", alice.x.pub, "all", 1, all_key, &gb[0], &kg.grants[0]),
