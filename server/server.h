@@ -18,8 +18,8 @@ typedef struct {
     uint64_t max_image_bytes;  /* per image, ciphertext */
     unsigned cert_days;        /* validity of issued user certificates */
     unsigned register_per_min; /* REGISTER attempts per source address per minute */
-    /* Pushes (bytes, and count) a connection may have queued since the output up to its last
-     * push was sent; one more and it is dropped (sisp_session_push). */
+    /* Pushes (bytes, and count) a connection may have queued and not yet sent; one more and
+     * it is dropped (sisp_session_push). */
     size_t push_queue_bytes;
     size_t push_queue_count;
     uint32_t chunk;  /* DATA bytes per frame the server sends (at most; the client's limit) */

@@ -31,6 +31,8 @@
 /* While an upload's write job runs, the loop goes on decrypting and checking its DATA frames
  * into the next batch, up to this much; the next job writes the whole batch. */
 #define UP_BATCH_MAX (1024u * 1024u)
+/* Recent pushes whose end is remembered, to tell which have left (sisp_session_push). */
+#define PUSH_MARKS 8
 /* What an idle session's input and output buffers may keep of what they grew to. */
 #define IDLE_KEEP 16384u
 
@@ -78,11 +80,15 @@ struct sisp_session {
     void *owner;
     int closing, dead, busy;
     int in_pump; /* a job finishing inside submit() must not re-enter the frame loop */
-    /* Output positions (bytes since the start): taken by the glue, known to have left the
-     * server, and the end of the last push. Pushes (count, bytes) since the output up to the
-     * last push was out: see sisp_session_push. */
-    uint64_t taken, sent, last_push_end;
-    size_t pushes_queued, push_bytes;
+    /* Output positions (bytes since the start): taken by the glue, and known to have left the
+     * server. Pushes ever queued (count, bytes), how many of them are known to have left,
+     * and marks: the end of recent pushes with the totals up to them (sisp_session_push). */
+    uint64_t taken, sent;
+    uint64_t pushed, pushed_bytes, pushes_out, push_bytes_out;
+    struct {
+        uint64_t end, pushed, pushed_bytes;
+    } marks[PUSH_MARKS];
+    unsigned mark_first, n_marks;
     uint32_t peer_max_data;    /* the client's HELLO: largest DATA payload it accepts */
     uint32_t peer_max_control; /* and largest payload of any other frame */
     sjob_t job;
@@ -284,9 +290,20 @@ uint64_t sisp_session_taken(sisp_session_t *s, size_t n) {
     return s->taken;
 }
 
+/* The pushes whose end the output known sent has passed have left. */
+static void pushes_settle(sisp_session_t *s) {
+    while (s->n_marks > 0 && s->marks[s->mark_first].end <= s->sent) {
+        s->pushes_out = s->marks[s->mark_first].pushed;
+        s->push_bytes_out = s->marks[s->mark_first].pushed_bytes;
+        s->mark_first = (s->mark_first + 1) % PUSH_MARKS;
+        s->n_marks--;
+    }
+}
+
 void sisp_session_sent(sisp_session_t *s, uint64_t upto) {
     if (upto > s->sent && upto <= s->taken)
         s->sent = upto;
+    pushes_settle(s);
 }
 
 void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
@@ -296,14 +313,15 @@ void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
      * grants at once); the client finds the grants with KEY_FETCH, an epoch at a time. */
     if (!fits_peer(s, frame, len))
         return;
-    /* Pushes are counted from the last time the output up to the last of them was known to
-     * have left the server: every one counted may still be held here or below, so memory for
-     * pushes stays within the cap. Download data is not counted: the download's own
-     * backpressure bounds it, and a slow download is not a reason to drop anyone. */
-    if (s->sent >= s->last_push_end)
-        s->pushes_queued = s->push_bytes = 0;
-    if (s->push_bytes + len > s->env->cfg.push_queue_bytes ||
-        s->pushes_queued >= s->env->cfg.push_queue_count) {
+    /* The cap counts the pushes not yet known to have left the server, here or below: memory
+     * for pushes stays within it. Each push's end is marked; once the output known sent
+     * passes a mark, the pushes up to it have left. With more pushes in flight than marks,
+     * the newest mark moves on and stands for them all (conservative: they count until the
+     * last of them is out). Download data is not counted: its own backpressure bounds it, and
+     * a long download with pushes arriving all along is not a reason to drop anyone. */
+    pushes_settle(s);
+    if (s->pushed_bytes - s->push_bytes_out + len > s->env->cfg.push_queue_bytes ||
+        s->pushed - s->pushes_out >= s->env->cfg.push_queue_count) {
         sisp_session_bye(s, SISP_EBUSY, "reading too slowly; reconnect and LIST since=<seq>");
         return;
     }
@@ -311,9 +329,13 @@ void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
         sisp_session_bye(s, SISP_ENOMEM, NULL);
         return;
     }
-    s->pushes_queued++;
-    s->push_bytes += len;
-    s->last_push_end = s->taken + s->out.len;
+    s->pushed++;
+    s->pushed_bytes += len;
+    unsigned at = s->n_marks < PUSH_MARKS ? (s->mark_first + s->n_marks++) % PUSH_MARKS
+                                          : (s->mark_first + PUSH_MARKS - 1) % PUSH_MARKS;
+    s->marks[at].end = s->taken + s->out.len;
+    s->marks[at].pushed = s->pushed;
+    s->marks[at].pushed_bytes = s->pushed_bytes;
 }
 
 size_t sisp_session_trim(sisp_session_t *s) {
