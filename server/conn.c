@@ -673,6 +673,8 @@ static void revoked_run(sisp_job_t *job, sisp_store_t *st) {
         job->rc = rc;
 }
 
+static int revoked_cb(void *arg, uint64_t serial);
+
 static void revoked_done(sisp_job_t *job) {
     revoked_job_t *j = (revoked_job_t *)job;
     sisp_server_t *srv = j->srv;
@@ -682,6 +684,18 @@ static void revoked_done(sisp_job_t *job) {
         srv->revoked = j->list;
         srv->n_revoked = j->n;
         j->list = NULL;
+        /* Connections already open on a certificate revoked since are closed too. */
+        for (conn_t *c = srv->conns, *next; c != NULL; c = next) {
+            next = c->next; /* flush may close c */
+            uint64_t serial = c->sess ? sisp_session_serial(c->sess) : 0;
+            if (serial == 0 || c->closing || sisp_session_closing(c->sess) ||
+                !revoked_cb(srv, serial))
+                continue;
+            sisp_log(SISP_LOG_INFO, "%s: certificate serial %llu revoked: closing", c->addr,
+                     (unsigned long long)serial);
+            sisp_session_bye(c->sess, SISP_EREVOKED, "your certificate was revoked");
+            flush(c);
+        }
     }
     free(j->list);
     free(j);

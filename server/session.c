@@ -272,6 +272,10 @@ int sisp_session_input_full(const sisp_session_t *s) {
     return s->in.len >= in_high(s) || s->out.len >= out_high(s);
 }
 
+uint64_t sisp_session_serial(const sisp_session_t *s) {
+    return s->have_peer ? s->peer.serial : 0;
+}
+
 const char *sisp_session_user(const sisp_session_t *s) {
     return s->user[0] ? s->user : NULL;
 }

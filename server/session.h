@@ -51,6 +51,8 @@ void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len);
 size_t sisp_session_trim(sisp_session_t *s); /* the bytes freed */
 /* The authenticated user, or NULL. */
 const char *sisp_session_user(const sisp_session_t *s);
+/* The serial of the client certificate the session was opened with; 0 without one. */
+uint64_t sisp_session_serial(const sisp_session_t *s);
 /* Called by the glue on timeouts and shutdown: sends BYE with code and closes. */
 void sisp_session_bye(sisp_session_t *s, int code, const char *message);
 

@@ -1300,12 +1300,21 @@ static void test_valgrind(void) {
 /* ---- 5. revocation ---- */
 
 static void test_revoke(void) {
-    printf("5. `sispd revoke bob` while the server runs: bob's next command fails clearly\n");
+    printf("5. `sispd revoke bob` while the server runs: his open WATCH is closed, his next "
+           "command fails clearly\n");
+    /* bob watches; alice's post shows his WATCH is connected. */
+    CHECK_INT(bg_start(&watch, at("bob"), "WATCH", NULL), 0);
+    SISP(&res, at("alice"), "post_image", "before-revoke", at("tiny.png"));
+    CHECK_OK(&res);
+    CHECK(bg_wait_for(&watch, "before-revoke", EVENT_MS));
     run_t admin;
     const char *const argv[] = {sispd_bin, "--data", srv.dir, "revoke", "bob", NULL};
     run_copy(&admin, argv, NULL, RUN_MS);
     CHECK_OK(&admin);
     CHECK_HAS(admin.out, "revoked bob");
+    /* The server closes his connection within seconds, and WATCH ends saying why. */
+    CHECK_INT(bg_wait(&watch, EVENT_MS), 1);
+    CHECK_HAS(watch.err, "revoked");
     SISP(&res, at("bob"), "whoami");
     CHECK_FAILS(&res, "revoked", 1);
     SISP(&res, at("bob"), "list");

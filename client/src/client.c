@@ -206,6 +206,8 @@ void sisp_client_disconnect(sisp_client_t *c) {
     c->tls = NULL;
 }
 
+#define TLS_BAD_CERTIFICATE 42 /* the alert (RFC 8446 §6.2) */
+
 static int open_tls(sisp_client_t *c, int pinned, sisp_tlsc_t **t) {
     sisp_tlsc_opts_t o = {c->host, c->port, NULL, 0, NULL, 0, NULL, c->timeout_ms};
     char why[300] = "";
@@ -308,6 +310,23 @@ int sisp_client_connect(sisp_client_t *c) {
     sisp_conn_on_push(c->conn, on_push, c);
     c->caught_up = 0;
     rc = sisp_conn_hello(c->conn, SISP_CLIENT_SOFTWARE, c->timeout_ms);
+    if (rc != 0 && c->have_identity && sisp_tlsc_alert_received(c->tls) == TLS_BAD_CERTIFICATE) {
+        /* In TLS 1.3 the server checks our certificate after our side of the handshake is
+         * done, so its refusal arrives as an alert here. It does not say why; our own copy
+         * tells what the server cannot have objected to. */
+        sisp_cert_info_t ci;
+        int parsed = sisp_cert_parse(c->cert.data, c->cert.len, &ci) == 0;
+        sisp_client_disconnect(c);
+        if (parsed && ci.not_after < (int64_t)time(NULL))
+            return sisp_client_fail(c, SISP_ECERT,
+                                    "%s:%s refused %s's certificate: it has expired (register "
+                                    "again under a new name, or ask the server's admin)",
+                                    c->host, c->port, c->user);
+        return sisp_client_fail(c, SISP_EREVOKED,
+                                "%s:%s refused %s's certificate, which is in date and from this "
+                                "server's CA: it has been revoked",
+                                c->host, c->port, c->user);
+    }
     if (rc != 0) {
         const char *m = sisp_conn_server_message(c->conn);
         sisp_client_fail(c, rc, "%s:%s refused the connection: %s%s%s", c->host, c->port,

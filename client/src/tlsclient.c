@@ -265,3 +265,11 @@ int sisp_tlsc_fd(const sisp_tlsc_t *t) {
 int sisp_tlsc_pending(sisp_tlsc_t *t) {
     return wolfSSL_pending(t->ssl) > 0;
 }
+
+int sisp_tlsc_alert_received(sisp_tlsc_t *t) {
+    WOLFSSL_ALERT_HISTORY h;
+    if (t == NULL || wolfSSL_get_alert_history(t->ssl, &h) != WOLFSSL_SUCCESS ||
+        h.last_rx.level != alert_fatal)
+        return -1;
+    return h.last_rx.code;
+}

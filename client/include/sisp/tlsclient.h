@@ -39,5 +39,8 @@ void sisp_tlsc_transport(sisp_tlsc_t *t, sisp_transport_t *out);
 /* The socket, for poll(); and whether TLS holds decrypted bytes not read yet. */
 int sisp_tlsc_fd(const sisp_tlsc_t *t);
 int sisp_tlsc_pending(sisp_tlsc_t *t);
+/* The last TLS alert the server sent (RFC 8446 §6: 42 bad_certificate, 44
+ * certificate_revoked, 45 certificate_expired, 48 unknown_ca, ...), or -1 if none came. */
+int sisp_tlsc_alert_received(sisp_tlsc_t *t);
 
 #endif
