@@ -757,19 +757,31 @@ static void grants_cb(void *arg, const sisp_grant_rec_t *g) {
  * grant must be for that user. Returns 0 or an error; *count of stored grants. */
 static int store_grants(sisp_store_t *st, const sisp_session_t *s, const char *group,
                         const sisp_grant_t *grants, uint32_t n, const char *recipient_must) {
-    for (uint32_t i = 0; i < n; i++) {
+    sisp_user_rec_t *u = n > 0 ? malloc(sizeof *u) : NULL;
+    int rc = n > 0 && u == NULL ? SISP_ENOMEM : 0;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
         const sisp_grant_t *g = &grants[i];
         sisp_grant_rec_t rec;
         memset(&rec, 0, sizeof rec);
         cstr(rec.user, sizeof rec.user, g->user);
-        if (recipient_must && strcmp(rec.user, recipient_must) != 0)
-            return SISP_EPERM;
+        if (recipient_must && strcmp(rec.user, recipient_must) != 0) {
+            rc = SISP_EPERM;
+            break;
+        }
         int pending = 0, m = sisp_store_is_member(st, group, rec.user, &pending);
-        if (m <= 0)
-            return m < 0 ? m : SISP_ENOTFOUND;
-        if (sisp_grant_verify(s->peer.pub, sisp_slice_str(group), g->epoch, g->user, g->wrapped,
-                              g->signature.ptr, g->signature.len) != 0)
-            return SISP_ESIG;
+        if (m <= 0) {
+            rc = m < 0 ? m : SISP_ENOTFOUND;
+            break;
+        }
+        /* No key goes to a revoked user: the server serves them nothing any more. */
+        rc = sisp_store_user_get(st, rec.user, u);
+        if (rc == 0 && u->revoked)
+            rc = SISP_EREVOKED;
+        if (rc == 0 && sisp_grant_verify(s->peer.pub, sisp_slice_str(group), g->epoch, g->user,
+                                         g->wrapped, g->signature.ptr, g->signature.len) != 0)
+            rc = SISP_ESIG;
+        if (rc != 0)
+            break;
         snprintf(rec.group, sizeof rec.group, "%s", group);
         snprintf(rec.granter, sizeof rec.granter, "%s", s->user);
         rec.epoch = g->epoch;
@@ -777,11 +789,10 @@ static int store_grants(sisp_store_t *st, const sisp_session_t *s, const char *g
         rec.wrapped_len = g->wrapped.len;
         memcpy(rec.sig, g->signature.ptr, g->signature.len);
         rec.sig_len = g->signature.len;
-        int rc = sisp_store_grant_put(st, &rec);
-        if (rc != 0)
-            return rc;
+        rc = sisp_store_grant_put(st, &rec);
     }
-    return 0;
+    free(u);
+    return rc;
 }
 
 /* After grants for the current epoch, their recipients have keys: no longer pending. */

@@ -1323,6 +1323,13 @@ static void test_revoke(void) {
     SISP(&res, at("alice"), "download", "bobpic", "-o", at("t5/bobpic.jpg"));
     CHECK_FAILS(&res, "revoked", 1);
     CHECK_INT(count_entries(at("t5")), 0);
+    /* fam still lists bob; a removal there re-keys for the others and skips him. */
+    SISP(&res, at("alice"), "group", "add", "fam", "carol");
+    CHECK_OK(&res);
+    SISP(&res, at("alice"), "group", "remove", "fam", "carol");
+    CHECK_OK(&res);
+    CHECK_HAS(res.err, "bob is revoked: no key of the new epoch for them");
+    CHECK_HAS(res.out, "epoch 3");
 }
 
 int main(int argc, char **argv) {

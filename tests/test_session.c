@@ -2033,6 +2033,28 @@ static void bug_unannounced_post(tenv_t *t, tenv_world_t *w) {
     image_free(&im);
 }
 
+/* A key could be granted to a revoked user (still a member of `all`): the server now refuses
+ * it, as it serves them nothing. */
+static void bug_grant_to_revoked(tenv_t *t, tenv_world_t *w) {
+    conn_t c;
+    conn_open(&c, t, &w->alice);
+    hello(&c);
+    static sisp_key_grant_t kg;
+    tenv_grant_bytes_t gb;
+    memset(&kg, 0, sizeof kg);
+    kg.group = sisp_slice_str("all");
+    CHECK_ERR(
+        tenv_grant(&w->alice.id, "eve", w->eve.x.pub, "all", 1, t_epoch_key, &gb, &kg.grants[0]),
+        SISP_OK);
+    kg.n_grants = 1;
+    conn_send(&c, SISP_T_KEY_GRANT, 3, &kg);
+    EXPECT_ERROR(&c, SISP_EREVOKED, SISP_T_KEY_GRANT);
+    int pending = 0;
+    CHECK_INT(sisp_store_is_member(t->store, "all", "eve", &pending), 1);
+    CHECK(pending); /* still without a key */
+    conn_close(&c);
+}
+
 static void test_bugs(void) {
     tenv_t t;
     tenv_world_t w;
@@ -2048,6 +2070,7 @@ static void test_bugs(void) {
     bug_quota_race(&t, &w);
     bug_removed_while_posting(&t, &w);
     bug_unannounced_post(&t, &w);
+    bug_grant_to_revoked(&t, &w);
     tenv_world_free(&w);
     tenv_close(&t);
 }

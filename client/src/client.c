@@ -1065,12 +1065,18 @@ int sisp_cmd_group_remove(sisp_client_t *c, const char *group, const char *user)
     }
     if (rc == 0) /* else w may be NULL */
         w->keys[0].epoch = epoch + 1;
-    /* The new epoch for every remaining member (pending ones too: they get this one). */
+    /* The new epoch for every remaining member (pending ones too: they get this one), but
+     * not for a revoked one, whom the server no longer serves. */
     uint32_t n = 0;
     for (uint32_t i = 0; rc == 0 && i < n_members && n < SISP_GRANTS_MAX; i++) {
         if (strcmp(members[i], user) == 0)
             continue;
         rc = get_user(c, members[i], &ks[n]);
+        if (rc == SISP_EREVOKED) {
+            sisp_client_say(c, "%s is revoked: no key of the new epoch for them", members[i]);
+            rc = 0;
+            continue;
+        }
         if (rc == 0)
             rc = make_grants(c, group, &ks[n], w->keys, 1, &q->grants[n], &w->wrapped[n],
                              &w->sig[n]);
