@@ -46,8 +46,7 @@
 #define BACKDATE 3600   /* notBefore = now - 1 h, for clocks that run a little slow */
 #define MAX_USER_DAYS 36500
 #define CA_SERIAL 1
-#define SERVER_SERIAL_FIRST 2
-#define SERVER_SERIAL_LAST 999 /* user serials start at 1000 */
+#define SERVER_SERIAL_BIT (1ull << 62) /* server certificates: random serials from here */
 
 #define DER_MAX SISP_CERT_DER_MAX
 #define FILE_MAX 65536 /* refuse to read anything larger from the data directory */
@@ -60,6 +59,7 @@ struct sisp_ca {
     sisp_buf_t server_cert; /* server.crt */
     sisp_buf_t server_key;  /* server.key, re-encoded from the loaded key (secret) */
     uint8_t fingerprint[SISP_SHA256_SIZE];
+    int64_t not_after; /* the CA certificate's: nothing it signs outlives it */
     sisp_rng_t rng;
     int key_ready;
 };
@@ -353,7 +353,7 @@ static int check_ca_cert(sisp_ca_t *ca) {
     wc_InitDecodedCert(&dc, ca->cert.data, (word32)ca->cert.len, NULL);
     if (wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL) == 0 && dc.srcIdx == ca->cert.len &&
         sisp__dc_ed25519_pub(&dc, pub) == 0 && memcmp(pub, ca->pub, SISP_KEY_SIZE) == 0 &&
-        sisp__dc_verify_ed25519(&dc, ca->pub) == 0)
+        sisp__dc_verify_ed25519(&dc, ca->pub) == 0 && sisp__dc_not_after(&dc, &ca->not_after) == 0)
         rc = 0;
     wc_FreeDecodedCert(&dc);
     return rc;
@@ -451,12 +451,16 @@ static int open_server(sisp_ca_t *ca, const char *dir, const char *host) {
     }
     uint64_t serial = 0;
     if (!server_cert_ok(ca, host, pub, &serial)) {
-        int64_t t = now();
-        if (serial < SERVER_SERIAL_FIRST || serial >= SERVER_SERIAL_LAST)
-            serial = SERVER_SERIAL_FIRST;
-        else
-            serial++;
-        cert_spec_t s = {KIND_SERVER, host, serial, t - BACKDATE, t + (int64_t)SERVER_DAYS * DAY};
+        /* A random serial in [2^62, 2^63), where the store's sequential user serials never
+         * reach: a new server certificate never repeats an earlier one's, even when the old
+         * certificate or key file is gone. */
+        uint8_t r[8];
+        if ((rc = sisp_rng_bytes(&ca->rng, r, sizeof r)) != 0)
+            goto done;
+        serial = (sisp_load64(r) & (SERVER_SERIAL_BIT - 1)) | SERVER_SERIAL_BIT;
+        int64_t t = now(), until = t + (int64_t)SERVER_DAYS * DAY;
+        cert_spec_t s = {KIND_SERVER, host, serial, t - BACKDATE,
+                         until < ca->not_after ? until : ca->not_after};
         sisp_buf_reset(&ca->server_cert);
         if ((rc = make_cert(ca, &s, &key, &ca->server_cert)) != 0 ||
             (rc = write_file(dir, SERVER_CERT_FILE, ca->server_cert.data, ca->server_cert.len,
@@ -596,7 +600,11 @@ int sisp_ca_issue(sisp_ca_t *ca, const uint8_t *csr, size_t csr_len, const char 
                   uint8_t pub[SISP_KEY_SIZE]) {
     if (validity_days == 0 || validity_days > MAX_USER_DAYS)
         return SISP_EINVAL;
-    int64_t t = now();
-    return sisp__ca_issue_at(ca, csr, csr_len, user, serial, t - BACKDATE,
-                             t + (int64_t)validity_days * DAY, cert, pub);
+    int64_t t = now(), until = t + (int64_t)validity_days * DAY;
+    /* Nothing outlives the CA: past its end the certificate would not verify anyway. */
+    if (until > ca->not_after)
+        until = ca->not_after;
+    if (until <= t)
+        return SISP_ECERT; /* the CA certificate has expired */
+    return sisp__ca_issue_at(ca, csr, csr_len, user, serial, t - BACKDATE, until, cert, pub);
 }

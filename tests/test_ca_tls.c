@@ -222,8 +222,14 @@ static void test_ca_files(void) {
         wc_InitDecodedCert(&dc, s.ptr, (word32)s.len, NULL);
         CHECK_INT(wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL), 0);
         CHECK_MEM(dc.subjectCN, (size_t)dc.subjectCNLen, "sisp.example.org", 16);
-        CHECK_INT(dc.serialSz, 1);
-        CHECK_INT(dc.serial[0], 3);
+        /* A random serial in [2^62, 2^63): never one an earlier server certificate had. */
+        CHECK_INT(dc.serialSz, 8);
+        CHECK_INT(dc.serial[0] & 0xc0, 0x40);
+        DecodedCert d1;
+        wc_InitDecodedCert(&d1, srv1.data, (word32)srv1.len, NULL);
+        CHECK_INT(wc_ParseCert(&d1, CERT_TYPE, NO_VERIFY, NULL), 0);
+        CHECK(!t_mem_eq(dc.serial, (size_t)dc.serialSz, d1.serial, (size_t)d1.serialSz));
+        wc_FreeDecodedCert(&d1);
         int dns = 0, ip = 0;
         for (DNS_entry *e = dc.altNames; e != NULL; e = e->next) {
             if (e->type == ASN_DNS_TYPE &&
@@ -331,13 +337,22 @@ static void test_issue(sisp_ca_t *ca) {
     CHECK_ERR(sisp_cert_parse(cert.data, cert.len, &info), SISP_OK);
     CHECK_U64(info.serial, 0x8000000000000005u);
 
-    /* Past 2049 the dates are GeneralizedTime; the longest validity allowed, and one more. */
+    /* The longest validity allowed, and one more: it ends with the CA's (10 years), since a
+     * certificate outliving its CA would not verify. */
     sisp_buf_reset(&cert);
-    t0 = (int64_t)time(NULL);
     CHECK_ERR(sisp_ca_issue(ca, csr.data, csr.len, "alice", 1000, 36500, &cert, pub), SISP_OK);
     CHECK_ERR(sisp_cert_parse(cert.data, cert.len, &info), SISP_OK);
-    CHECK(info.not_after >= t0 + 36500LL * 86400 && info.not_after <= t0 + 36500LL * 86400 + 5);
+    sisp_slice_t cac = sisp_ca_cert(ca);
+    DecodedCert cadc;
+    int64_t ca_end = 0;
+    wc_InitDecodedCert(&cadc, cac.ptr, (word32)cac.len, NULL);
+    CHECK_INT(wc_ParseCert(&cadc, CERT_TYPE, NO_VERIFY, NULL), 0);
+    CHECK_INT(sisp__dc_not_after(&cadc, &ca_end), 0);
+    wc_FreeDecodedCert(&cadc);
+    CHECK(ca_end > (int64_t)time(NULL) + 3600LL * 86400);
+    CHECK(info.not_after == ca_end);
     CHECK_ERR(sisp_ca_issue(ca, csr.data, csr.len, "alice", 1000, 36501, &cert, pub), SISP_EINVAL);
+    /* Past 2049 the dates are GeneralizedTime. */
     sisp_buf_reset(&cert);
     CHECK_ERR(sisp__ca_issue_at(ca, csr.data, csr.len, "alice", 1000, 946684800 /* 2000 */,
                                 2524608000 /* 2050-01-01 */, &cert, pub),
