@@ -1052,6 +1052,90 @@ static void test_groups(void) {
     CHECK_HAS(res.out, "fam2");
 }
 
+/* ---- 4b. keys of a private group come only from users this home knows ---- */
+
+static int put_grant_row(const char *group, const char *user, uint32_t epoch, const char *granter,
+                         const tc_grant_bytes_t *gb) {
+    sqlite3 *db = open_db();
+    sqlite3_stmt *st = NULL;
+    int ok =
+        db != NULL &&
+        sqlite3_prepare_v2(db,
+                           "INSERT OR REPLACE INTO grants (grp, user, epoch, granter, "
+                           "wrapped, sig) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_text(st, 2, user, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_int64(st, 3, epoch) == SQLITE_OK &&
+        sqlite3_bind_text(st, 4, granter, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_blob(st, 5, gb->wrapped, sizeof gb->wrapped, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_bind_blob(st, 6, gb->sig, sizeof gb->sig, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return ok ? 0 : -1;
+}
+
+static void test_private_keys(void) {
+    printf("4b. private groups: a key not signed by its granter's pinned key is ignored, the "
+           "others still serve; a member pending in fam is not admitted by bob's WATCH\n");
+    static tc_user_t zed, bobu, alice;
+    if (load_user(at("bob"), "bob", &bobu) != 0 || load_user(at("alice"), "alice", &alice) != 0)
+        return;
+    /* A grant on the server's disk said to be alice's but signed by another key: a newer
+     * epoch bob must not take, and no reason to lose the keys alice did sign. */
+    CHECK_ERR(tc_register(srv.port, srv.ca, srv.ca_len, "zed", NULL, &zed), SISP_OK);
+    uint8_t fake[32];
+    memset(fake, 0x5e, sizeof fake);
+    tc_grant_bytes_t gb;
+    sisp_grant_t g;
+    CHECK_ERR(tc_make_grant(&zed, "bob", bobu.x.pub, "fam", 3, fake, &gb, &g), SISP_OK);
+    CHECK_INT(put_grant_row("fam", "bob", 3, "alice", &gb), 0);
+    SISP(&res, at("bob"), "post_image", "fam3", at("img.jpg"), "--group", "fam");
+    CHECK_OK(&res);
+    CHECK_HAS(res.err, "ignored the key of fam epoch 3: it is not signed by alice's pinned key");
+    CHECK_HAS(res.out, "posted fam3 to fam");
+
+    /* carol added to fam without keys (as any member, or the server, can): bob's WATCH says
+     * so and grants nothing. */
+    CHECK_INT(bg_start(&watch, at("bob"), "WATCH", NULL), 0);
+    SISP(&res, at("alice"), "post_image", "fam4", at("tiny.png"), "--group", "fam");
+    CHECK_OK(&res);
+    CHECK(bg_wait_for(&watch, "fam4", EVENT_MS));
+    int err = 0;
+    tclient_t *tc = tc_connect(srv.port, srv.ca, srv.ca_len, &alice, &err);
+    CHECK(tc != NULL);
+    if (tc != NULL) {
+        static sisp_group_add_t ga;
+        const sisp_packet_t *r;
+        memset(&ga, 0, sizeof ga);
+        ga.group = sisp_slice_str("fam");
+        ga.user = sisp_slice_str("carol");
+        CHECK_INT(tc_request(tc, SISP_T_GROUP_ADD, &ga, &r), 0);
+        CHECK_INT(r->type, SISP_T_GROUP_RESULT);
+        tc_close(tc);
+    }
+    for (int64_t end = t_now_ms() + EVENT_MS; t_now_ms() < end;) {
+        pump(watch.s, 2, 50);
+        if (strstr(watch.err, "carol awaits the keys of group fam") != NULL)
+            break;
+    }
+    CHECK_HAS(watch.err, "carol awaits the keys of group fam: GROUP ADD fam carol grants them");
+    t_sleep_ms(300);
+    pump(watch.s, 2, 0);
+    CHECK(strstr(watch.err, "admitted carol") == NULL);
+    CHECK_INT(bg_stop(&watch), 0);
+    SISP(&res, at("carol"), "download", "fam4", "--group", "fam", "-o", at("t4/carol-fam4.png"));
+    CHECK_FAILS(&res, "no key", 0);
+    /* alice takes carol out again (a new epoch, 3, for bob and herself). */
+    SISP(&res, at("alice"), "group", "remove", "fam", "carol");
+    CHECK_OK(&res);
+    CHECK_HAS(res.out, "epoch 3");
+    sisp_wipe(&zed, sizeof zed);
+    sisp_wipe(&bobu, sizeof bobu);
+    sisp_wipe(&alice, sizeof alice);
+}
+
 /* ---- 7. a changed user key ---- */
 
 static void test_key_change(void) {
@@ -1172,7 +1256,16 @@ static void test_shell(void) {
     type(fd, "t\r");
     long header = tty_wait(fd, "SEQ  NAME", (size_t)(redrawn > 0 ? redrawn : 0), RUN_MS);
     CHECK(header > redrawn);
-    CHECK(tty_wait(fd, "ptyimg", (size_t)(header > 0 ? header : 0), RUN_MS) > header);
+    long listed = tty_wait(fd, "ptyimg", (size_t)(header > 0 ? header : 0), RUN_MS);
+    CHECK(listed > header);
+    /* bob posts from this shell: POSTED and his own NOTIFY arrive together, and the NOTIFY is
+     * printed at once, not when the next command runs. */
+    type(fd, "post_image ptyown ");
+    type(fd, at("tiny.png"));
+    type(fd, "\r");
+    long own =
+        tty_wait(fd, "NEW_IMAGE ptyown bob all ", (size_t)(listed > 0 ? listed : 0), EVENT_MS);
+    CHECK(own > listed);
     type(fd, "quit\r");
     CHECK_INT(reap(pid, RUN_MS), 0);
     close(fd);
@@ -1196,6 +1289,19 @@ static void test_shell(void) {
     run_copy(&res, plain, "WHOAMI\nfrobnicate\n", RUN_MS);
     CHECK_FAILS(&res, "1 command(s) failed", 0);
     CHECK_HAS(res.err, "sisp: unknown command 'frobnicate'");
+    /* It prints the notifications it receives, but does not move the seq WATCH resumes from:
+     * it has not shown what came before them. */
+    size_t n0 = 0, n1 = 0;
+    char *before = (char *)slurp(at("bob/state"), &n0);
+    char script[600];
+    snprintf(script, sizeof script, "post_image scripted %s\nlist\n", at("tiny.png"));
+    run_copy(&res, plain, script, RUN_MS);
+    CHECK_OK(&res);
+    CHECK_HAS(res.out, "NEW_IMAGE scripted bob all");
+    char *after = (char *)slurp(at("bob/state"), &n1);
+    CHECK(before != NULL && after != NULL && n0 == n1 && memcmp(before, after, n0) == 0);
+    free(before);
+    free(after);
 }
 
 /* ---- 9. clear errors ---- */
@@ -1329,7 +1435,7 @@ static void test_revoke(void) {
     SISP(&res, at("alice"), "group", "remove", "fam", "carol");
     CHECK_OK(&res);
     CHECK_HAS(res.err, "bob is revoked: no key of the new epoch for them");
-    CHECK_HAS(res.out, "epoch 3");
+    CHECK_HAS(res.out, "epoch 4");
 }
 
 int main(int argc, char **argv) {
@@ -1373,6 +1479,7 @@ int main(int argc, char **argv) {
     test_watch();
     test_tamper();
     test_groups();
+    test_private_keys();
     test_key_change();
     test_shell();
     test_errors();

@@ -314,13 +314,20 @@ int sisp_client_connect(sisp_client_t *c) {
         /* In TLS 1.3 the server checks our certificate after our side of the handshake is
          * done, so its refusal arrives as an alert here. It does not say why; our own copy
          * tells what the server cannot have objected to. */
-        sisp_cert_info_t ci;
+        sisp_cert_info_t ci, vi;
+        int64_t t = (int64_t)time(NULL);
         int parsed = sisp_cert_parse(c->cert.data, c->cert.len, &ci) == 0;
+        int valid = sisp_cert_verify(c->cert.data, c->cert.len, c->ca.data, c->ca.len, t, &vi) == 0;
         sisp_client_disconnect(c);
-        if (parsed && ci.not_after < (int64_t)time(NULL))
+        if (parsed && ci.not_after < t)
             return sisp_client_fail(c, SISP_ECERT,
                                     "%s:%s refused %s's certificate: it has expired (register "
                                     "again under a new name, or ask the server's admin)",
+                                    c->host, c->port, c->user);
+        if (!valid)
+            return sisp_client_fail(c, SISP_ECERT,
+                                    "%s:%s refused %s's certificate, which does not verify "
+                                    "against this home's pinned CA",
                                     c->host, c->port, c->user);
         return sisp_client_fail(c, SISP_EREVOKED,
                                 "%s:%s refused %s's certificate, which is in date and from this "
@@ -463,8 +470,29 @@ typedef struct {
 
 #define MAX_EPOCHS 256
 
-/* Every epoch key of group granted to me, each grant's signature checked against its
- * granter's (pinned) key. *n = 0 when I have none. */
+/* The key a grant from granter must be signed with: mine; or the granter's key as this home
+ * pinned it, even if the server now says the granter is revoked (a revoked member's earlier
+ * grants stay good: an honest server takes no grant from a revoked user); or, for a granter
+ * not seen before, the key the server hands out now, checked and pinned on first sight. */
+static int granter_key(sisp_client_t *c, const char *granter, uint8_t ed[SISP_KEY_SIZE]) {
+    if (c->have_identity && strcmp(granter, c->user) == 0) {
+        memcpy(ed, c->id.pub, SISP_KEY_SIZE);
+        return 0;
+    }
+    int rc = sisp_home_pinned(&c->home, granter, ed);
+    if (rc == 0)
+        return 0;
+    if (rc != SISP_ENOTFOUND)
+        return sisp_client_fail(c, rc, "cannot read %s/known_users", c->home.dir);
+    sisp_known_t k;
+    rc = get_user(c, granter, &k);
+    if (rc == 0)
+        memcpy(ed, k.ed, SISP_KEY_SIZE);
+    return rc;
+}
+
+/* Every epoch key of group granted to me that I can trust, each grant's signature checked
+ * against its granter's key (granter_key). *n = 0 when I have none. */
 static int my_keys(sisp_client_t *c, const char *group, epoch_key_t *keys, int *n) {
     sisp_key_fetch_t q = {sisp_slice_str(group), 0};
     const sisp_packet_t *r;
@@ -496,24 +524,32 @@ static int my_keys(sisp_client_t *c, const char *group, epoch_key_t *keys, int *
         memcpy(granter[i], g->granter.ptr, g->granter.len);
         granter[i][g->granter.len] = '\0';
     }
+    /* A grant that cannot be trusted is left out, with a word on stderr; the others still
+     * count (one bad grant must not lock its recipient out of the group). */
     for (uint32_t i = 0; i < kr->n_grants && *n < MAX_EPOCHS; i++) {
         uint32_t epoch = kr->grants[i].epoch;
-        sisp_known_t g;
-        if ((rc = get_user(c, granter[i], &g)) != 0)
-            goto done;
-        sisp_slice_t w = sisp_slice(wrapped[i], SISP_WRAPPED_EPOCH_SIZE);
-        if (sisp_grant_verify(g.ed, sisp_slice_str(group), epoch, sisp_slice_str(c->user), w,
-                              sig[i], SISP_SIG_SIZE) != 0) {
-            rc = sisp_client_fail(c, SISP_ESIG, "the key of %s epoch %u is not signed by %s", group,
-                                  (unsigned)epoch, granter[i]);
-            goto done;
+        uint8_t ed[SISP_KEY_SIZE];
+        if (granter_key(c, granter[i], ed) != 0) {
+            sisp_client_say(c, "ignored the key of %s epoch %u from %s: %s", group, (unsigned)epoch,
+                            granter[i], c->why);
+            continue;
         }
-        rc = sisp_epoch_unwrap(&c->x, wrapped[i], SISP_WRAPPED_EPOCH_SIZE, sisp_slice_str(group),
-                               epoch, sisp_slice_str(c->user), keys[*n].key);
-        if (rc != 0) {
-            rc = sisp_client_fail(c, rc, "cannot open the key of %s epoch %u: %s", group,
-                                  (unsigned)epoch, sisp_strerror(rc));
-            goto done;
+        sisp_slice_t w = sisp_slice(wrapped[i], SISP_WRAPPED_EPOCH_SIZE);
+        if (sisp_grant_verify(ed, sisp_slice_str(group), epoch, sisp_slice_str(c->user), w, sig[i],
+                              SISP_SIG_SIZE) != 0) {
+            sisp_client_say(c,
+                            "ignored the key of %s epoch %u: it is not signed by %s's pinned "
+                            "key",
+                            group, (unsigned)epoch, granter[i]);
+            continue;
+        }
+        int urc =
+            sisp_epoch_unwrap(&c->x, wrapped[i], SISP_WRAPPED_EPOCH_SIZE, sisp_slice_str(group),
+                              epoch, sisp_slice_str(c->user), keys[*n].key);
+        if (urc != 0) {
+            sisp_client_say(c, "ignored the key of %s epoch %u from %s: %s", group, (unsigned)epoch,
+                            granter[i], sisp_strerror(urc));
+            continue;
         }
         keys[(*n)++].epoch = epoch;
     }
@@ -735,11 +771,28 @@ static void on_push(void *arg, const sisp_packet_t *p) {
                 c->held_seq = p->u.notify.seq;
         } else if (c->print_events && p->u.notify.seq > c->seen_seq) {
             print_event(c, &p->u.notify);
-            c->seq_dirty = 1; /* saved once the burst it came in is handled */
+            /* Saved once the burst it came in is handled; only by WATCH and the interactive
+             * shell, which caught up first: a scripted shell that printed this one has not
+             * shown what came before it. */
+            if (c->catch_up)
+                c->seq_dirty = 1;
         }
     } else if (p->type == SISP_T_MEMBER_PENDING) {
         const sisp_member_pending_t *m = &p->u.member_pending;
-        if (c->n_admit < SISP_ADMIT_QUEUE && !sisp_slice_eq(m->user, sisp_slice_str(c->user))) {
+        if (sisp_slice_eq(m->user, sisp_slice_str(c->user)))
+            return;
+        /* Only `all` admits by itself (SECURITY.md). Anyone else awaiting a group's keys is
+         * admitted by a member who means it, with GROUP ADD: the server alone could otherwise
+         * make every member's client hand the group's keys to a user of its choosing. */
+        if (!sisp_slice_eq(m->group, sisp_slice_str("all"))) {
+            sisp_client_say(
+                c, "%.*s awaits the keys of group %.*s: GROUP ADD %.*s %.*s grants them",
+                (int)m->user.len, (const char *)m->user.ptr, (int)m->group.len,
+                (const char *)m->group.ptr, (int)m->group.len, (const char *)m->group.ptr,
+                (int)m->user.len, (const char *)m->user.ptr);
+            return;
+        }
+        if (c->n_admit < SISP_ADMIT_QUEUE) {
             sisp_admit_t *a = &c->admit[c->n_admit++];
             memcpy(a->group, m->group.ptr, m->group.len);
             a->group[m->group.len] = '\0';
@@ -1066,7 +1119,9 @@ int sisp_cmd_group_remove(sisp_client_t *c, const char *group, const char *user)
     if (rc == 0) /* else w may be NULL */
         w->keys[0].epoch = epoch + 1;
     /* The new epoch for every remaining member (pending ones too: they get this one), but
-     * not for a revoked one, whom the server no longer serves. */
+     * not for a revoked one, whom the server no longer serves. Looked up afresh: a shell may
+     * have met them before their revocation. */
+    c->n_known = 0;
     uint32_t n = 0;
     for (uint32_t i = 0; rc == 0 && i < n_members && n < SISP_GRANTS_MAX; i++) {
         if (strcmp(members[i], user) == 0)

@@ -224,11 +224,11 @@ static int dispatch(sisp_conn_t *c, const uint8_t *bytes, size_t len) {
     return 0; /* a frame on a stream nobody waits for (e.g. after a CANCEL): dropped */
 }
 
-/* Processes every whole frame already buffered; then, if none was, reads once. */
 int sisp_conn_has_frame(const sisp_conn_t *c) {
     return c->in.len >= SISP_HEADER_SIZE && c->in.len - SISP_HEADER_SIZE >= sisp_load32(c->in.data);
 }
 
+/* Processes every whole frame already buffered; then, if none was, reads once. */
 int sisp_conn_pump(sisp_conn_t *c, int timeout_ms) {
     if (c->err < 0)
         return c->err;

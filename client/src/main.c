@@ -31,6 +31,17 @@ static void on_signal(int sig) {
     stop_requested = 1;
 }
 
+/* WATCH and the shell run until asked to stop, and then stop cleanly (the last seq saved, a
+ * BYE sent). A one-shot command keeps the default: Ctrl-C ends it at once, and an upload or
+ * download cut short leaves nothing behind on either side. */
+static void catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: a wait returns at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 static const char usage_global[] =
     "usage: sisp [--home DIR] [--server HOST:PORT] [--fingerprint SHA256:HEX | --ca FILE]\n"
     "            [COMMAND [ARGS]]\n"
@@ -242,6 +253,7 @@ static int fatal(int rc) {
 
 static int watch(sisp_client_t *c) {
     int backoff = 1;
+    catch_stop_signals();
     c->print_events = 1;
     c->catch_up = 1;
     if (!c->have_identity)
@@ -393,6 +405,7 @@ static int shell(sisp_client_t *c, int interactive) {
     shell_t s = {c, 0, NULL, 0, 0, 0};
     time_t next_try = 0;
     int backoff = 1;
+    catch_stop_signals();
     c->print_events = 1;
     the_shell = &s;
     if (!interactive) {
@@ -420,14 +433,15 @@ static int shell(sisp_client_t *c, int interactive) {
         struct pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {-1, POLLIN, 0}};
         if (c->conn != NULL)
             p[1].fd = sisp_tlsc_fd(c->tls);
-        int timeout = c->conn != NULL && sisp_tlsc_pending(c->tls) ? 0 : 1000;
+        /* Frames already decrypted or buffered are handled without waiting for the network. */
+        int ready = c->conn != NULL && (sisp_tlsc_pending(c->tls) || sisp_conn_has_frame(c->conn));
+        int timeout = ready ? 0 : 1000;
         int r = poll(p, 2, timeout);
         if (r < 0 && errno != EINTR)
             break;
         if (r > 0 && (p[0].revents & (POLLIN | POLLHUP)))
             rl_callback_read_char();
-        if (c->conn != NULL &&
-            ((r > 0 && (p[1].revents & (POLLIN | POLLHUP))) || sisp_tlsc_pending(c->tls))) {
+        if (c->conn != NULL && ((r > 0 && (p[1].revents & (POLLIN | POLLHUP))) || ready)) {
             int rc = sisp_conn_pump(c->conn, 0);
             if (rc < 0) {
                 sisp_client_say(c, "disconnected from %s:%s (%s); reconnecting", c->host, c->port,
@@ -478,11 +492,6 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal; /* no SA_RESTART: a wait returns at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGCHLD, SIG_IGN); /* sisp-view windows are not waited for */
     c.progress = isatty(STDERR_FILENO);
