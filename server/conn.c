@@ -16,7 +16,8 @@
 
 #define TLS_QUEUE (128u * 1024u) /* session output goes into TLS while less waits there */
 #define TLS_PIECE (64u * 1024u)  /* plaintext per sisp_tls_write */
-#define TRIM_AT (1024u * 1024u)  /* freed by one sweep: worth handing back to the system */
+#define TRIM_AT (1024u * 1024u)  /* freed since the last trim: worth handing back */
+#define TRIM_EVERY_S 10          /* and no trim more often than this */
 
 typedef struct conn conn_t;
 struct conn {
@@ -75,6 +76,8 @@ struct sisp_server {
     size_t n_revoked;
     int refreshing;
     int64_t last_refresh;
+    size_t trim_freed; /* bytes idle connections gave back since the last malloc_trim */
+    int64_t last_trim;
     rate_t rates[RATE_SLOTS];
     uint8_t readbuf[64 * 1024];
 };
@@ -210,10 +213,7 @@ static void flush(conn_t *c) {
     }
     /* What waits below the session is bounded above (TLS_QUEUE); what the session holds, it
      * bounds itself, and says when to stop reading. */
-    if (c->sess && (sisp_session_input_full(c->sess) || sisp_session_closing(c->sess)) &&
-        !c->read_stopped) {
-        /* (A closing session takes nothing more: what the peer still sends would only pile
-         * up as ciphertext below it.) */
+    if (c->sess && sisp_session_input_full(c->sess) && !c->read_stopped) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->read_stopped = 1;
     }
@@ -225,7 +225,7 @@ static void on_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf);
 static void maybe_resume(conn_t *c) {
     if (!c->read_stopped || c->closing)
         return;
-    if (!(c->sess && (sisp_session_input_full(c->sess) || sisp_session_closing(c->sess)))) {
+    if (!(c->sess && sisp_session_input_full(c->sess))) {
         c->read_stopped = 0;
         uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     }
@@ -305,6 +305,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         conn_close(c);
         return;
     }
+    /* A session that said BYE takes nothing more: what the peer still sends is read (closing
+     * a socket with unread input would reset it, and the BYE with it) and dropped, not piled
+     * up as ciphertext. */
+    if (c->sess && sisp_session_closing(c->sess))
+        return;
     if (sisp_tls_feed(c->tls, (const uint8_t *)buf->base, (size_t)nread) != 0) {
         conn_close(c);
         return;
@@ -503,8 +508,12 @@ static void on_sweep(uv_timer_t *t) {
     }
     /* The allocator keeps freed memory for reuse; a lot of it at once goes back to the
      * system (malloc_trim also releases free pages inside the heap, not only at its top). */
-    if (freed >= TRIM_AT)
-        malloc_trim(0);
+    srv->trim_freed += freed;
+    if (srv->trim_freed >= TRIM_AT && now - srv->last_trim >= TRIM_EVERY_S) {
+        malloc_trim(0); /* walks the heap: not more than once every few seconds */
+        srv->trim_freed = 0;
+        srv->last_trim = now;
+    }
 }
 
 /* ---- the environment sessions see ---- */
