@@ -415,7 +415,8 @@ static int server_cert_ok(sisp_ca_t *ca, const char *host, const uint8_t pub[SIS
              dc.subjectCN != NULL && (size_t)dc.subjectCNLen == strlen(host) &&
              memcmp(dc.subjectCN, host, strlen(host)) == 0 &&
              sisp__dc_not_after(&dc, &not_after) == 0 &&
-             not_after - now() > (int64_t)RENEW_MARGIN * DAY;
+             (not_after - now() > (int64_t)RENEW_MARGIN * DAY ||
+              (not_after >= ca->not_after && not_after > now())); /* as long as the CA lasts */
     }
     wc_FreeDecodedCert(&dc);
     return ok;
@@ -450,6 +451,10 @@ static int open_server(sisp_ca_t *ca, const char *dir, const char *host) {
             goto done;
     }
     uint64_t serial = 0;
+    if (ca->not_after <= now()) {
+        rc = SISP_ECERT; /* the CA has expired: nothing it signs would verify */
+        goto done;
+    }
     if (!server_cert_ok(ca, host, pub, &serial)) {
         /* A random serial in [2^62, 2^63), where the store's sequential user serials never
          * reach: a new server certificate never repeats an earlier one's, even when the old

@@ -205,7 +205,13 @@ static int serve(const opts_t *o) {
     }
     if ((rc = sisp_ca_open(o->data, strcmp(o->host, "0.0.0.0") ? o->host : "localhost", &ca)) !=
         0) {
-        fprintf(stderr, "sispd: certificate authority in %s: %s\n", o->data, sisp_strerror(rc));
+        if (rc == SISP_ECERT)
+            fprintf(stderr,
+                    "sispd: the certificate authority in %s has expired (CA certificates last 10 "
+                    "years); a new one means every user registers again\n",
+                    o->data);
+        else
+            fprintf(stderr, "sispd: certificate authority in %s: %s\n", o->data, sisp_strerror(rc));
         return 1;
     }
     if ((rc = sisp_store_open(o->data, &st)) != 0) {
