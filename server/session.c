@@ -795,6 +795,26 @@ static int store_grants(sisp_store_t *st, const sisp_session_t *s, const char *g
     return rc;
 }
 
+/* After a new epoch: the members it was not granted to (the remover's client left out a
+ * revoked one, or could not list them all) await its key, and are pending until a member
+ * grants it. Without this they would stay members whose every post is refused (EMISMATCH). */
+static int pend_ungranted(sisp_store_t *st, const char *group, const sisp_grant_t *grants,
+                          uint32_t n) {
+    sisp_members_t m = {0};
+    int rc = sisp_store_members(st, group, sisp_members_add, &m);
+    if (rc == 0 && m.failed)
+        rc = SISP_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < m.n; i++) {
+        int granted = 0;
+        for (uint32_t k = 0; k < n && !granted; k++)
+            granted = sisp_slice_eq(grants[k].user, sisp_slice_str(m.names[i]));
+        if (!granted)
+            rc = sisp_store_member_set_pending(st, group, m.names[i], 1);
+    }
+    sisp_members_free(&m);
+    return rc;
+}
+
 /* After grants for the current epoch, their recipients have keys: no longer pending. */
 static int unpend(sisp_store_t *st, const char *group, const sisp_grant_t *grants, uint32_t n,
                   uint32_t epoch) {
@@ -987,6 +1007,8 @@ static void run_request(sisp_job_t *base, sisp_store_t *st) {
             rc = sisp_store_group_set_epoch(st, group, rec.epoch + 1);
         if (rc == 0)
             rc = store_grants(st, s, group, g->grants, g->n_grants, NULL);
+        if (rc == 0)
+            rc = pend_ungranted(st, group, g->grants, g->n_grants);
         if (rc == 0) {
             sisp_group_result_t r = {sisp_slice_str(group), rec.epoch + 1,
                                      rec.members ? rec.members - 1 : 0};

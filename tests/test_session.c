@@ -1959,12 +1959,25 @@ static void bug_removed_while_posting(tenv_t *t, tenv_world_t *w) {
     rm.user = sisp_slice_str("bob");
     conn_send(&a, SISP_T_GROUP_REMOVE, 4, &rm);
     EXPECT_ERROR(&a, SISP_EPERM, SISP_T_GROUP_REMOVE);
-    /* bob removes alice from family: epoch 2 begins. */
+    /* bob removes alice from family: epoch 2 begins, granted to bob. eve, a member too (since
+     * revoked), gets no grant: she awaits the new key, pending, rather than stays a member
+     * whose every post would be refused. */
+    CHECK_ERR(sisp_store_member_add(t->store, "family", "eve", 0), SISP_OK);
     rm.group = sisp_slice_str("family");
     rm.user = sisp_slice_str("alice");
+    tenv_grant_bytes_t gb;
+    CHECK_ERR(
+        tenv_grant(&w->bob.id, "bob", w->bob.x.pub, "family", 2, t_epoch_key, &gb, &rm.grants[0]),
+        SISP_OK);
+    rm.n_grants = 1;
     conn_send(&badmin, SISP_T_GROUP_REMOVE, 4, &rm);
     const sisp_packet_t *p = EXPECT(&badmin, SISP_T_GROUP_RESULT);
     CHECK(p && p->u.group_result.epoch == 2);
+    int pending = 0;
+    CHECK_INT(sisp_store_is_member(t->store, "family", "eve", &pending), 1);
+    CHECK(pending);
+    CHECK_INT(sisp_store_is_member(t->store, "family", "bob", &pending), 1);
+    CHECK(!pending);
 
     post_end(&a, 3, ai.cipher.len);
     p = EXPECT_ERROR(&a, SISP_EPERM, SISP_T_POST_END);
