@@ -11,7 +11,7 @@
  * then it verifies the signature and opens chunk by chunk into a second temporary file, which
  * is renamed onto the destination only after the last tag and the ciphertext hash verified.
  * On any failure nothing is left at the destination. */
-#define _DEFAULT_SOURCE
+#define _GNU_SOURCE /* renameat2 */
 #include "client_internal.h"
 
 #include <sisp/error.h>
@@ -452,6 +452,10 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
                             sisp_slice_str(d->group)};
         rc = sisp_open_init(&o, d->manifest, d->manifest_len, d->sig, d->sig_len, owner.ed, &ex);
         opened = 1;
+        /* From here on the name is the one the owner signed (the manifest matched the name
+         * asked for), whatever IMAGE_BEGIN said. */
+        if (rc == 0)
+            snprintf(d->name, sizeof d->name, "%s", name);
         if (rc == 0 && o.m.cipher_size != d->size)
             rc = SISP_EMANIFEST; /* the server announced another size than the owner signed */
         if (rc != 0)
@@ -513,12 +517,23 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
             if (info)
                 rc = write_info(dest, d, fp, plain_total);
         }
-        if (rc == 0 && (rename(tmp_p, dest) != 0 || sisp_fsync_parent(dest) != 0))
-            rc = SISP_EIO;
+        /* Without -f, a file that appeared at dest meanwhile is not replaced either. */
+        if (rc == 0 &&
+            (renameat2(AT_FDCWD, tmp_p, AT_FDCWD, dest, overwrite ? 0 : RENAME_NOREPLACE) != 0 ||
+             sisp_fsync_parent(dest) != 0))
+            rc = errno == EEXIST ? SISP_EEXIST : SISP_EIO;
+        if (rc != 0 && info) {
+            char stale[PATH_MAX];
+            if (snprintf(stale, sizeof stale, "%s.info", dest) < (int)sizeof stale)
+                unlink(stale); /* a sidecar for an image that did not arrive says nothing true */
+        }
         if (rc != 0) {
             unlink(tmp_p);
             sisp_client_fail(c, rc, "DOWNLOAD %s: %s; nothing was written to %s", name,
-                             rc == SISP_EIO ? strerror(errno) : cause(rc), dest);
+                             rc == SISP_EIO      ? strerror(errno)
+                             : rc == SISP_EEXIST ? "the file appeared meanwhile"
+                                                 : cause(rc),
+                             dest);
         }
     }
     if (pfd >= 0)
