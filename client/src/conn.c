@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_SINKS 8
 #define READ_CHUNK 65536
@@ -258,6 +259,12 @@ static int decode_reply(sisp_conn_t *c) {
     return rc == 0 ? sisp_packet_decode(&f, c->reply) : SISP_EPROTO;
 }
 
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int sisp_conn_request(sisp_conn_t *c, uint8_t type, const void *req, int timeout_ms,
                       const sisp_packet_t **reply) {
     uint32_t stream = sisp_conn_stream_id(c);
@@ -266,8 +273,16 @@ int sisp_conn_request(sisp_conn_t *c, uint8_t type, const void *req, int timeout
         return rc;
     c->waiting = stream;
     c->got_reply = 0;
+    /* The time limit is the request's, not each read's: pushes arriving meanwhile (a PING, a
+     * stream of NOTIFYs) do not extend it. */
+    int64_t deadline = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
     while (!c->got_reply) {
-        rc = sisp_conn_pump(c, timeout_ms);
+        int left = timeout_ms;
+        if (deadline >= 0) {
+            int64_t l = deadline - mono_ms();
+            left = l > 0 ? (int)l : 0;
+        }
+        rc = left == 0 && deadline >= 0 ? 1 : sisp_conn_pump(c, left);
         if (rc == 1)
             rc = SISP_ETIMEDOUT;
         if (rc < 0)

@@ -266,12 +266,21 @@ static int watch(sisp_client_t *c) {
             rc = sisp_client_catch_up(c);
         if (rc == 0)
             backoff = 1;
+        int pinged = 0; /* a PING went out after a quiet spell and nothing came back yet */
         while (rc == 0 && !stop_requested) {
             sisp_client_process(c);
             rc = sisp_conn_pump(c->conn, PING_EVERY_MS);
-            if (rc == 1) {
+            if (rc == 1 && pinged) {
+                /* A connection that answers nothing (a peer or a path gone without a word)
+                 * is given up after two quiet spells, not after TCP's own quarter hour. */
+                rc = sisp_client_fail(c, SISP_ETIMEDOUT, "no answer to PING in %d s",
+                                      PING_EVERY_MS / 1000);
+            } else if (rc == 1) {
                 sisp_ping_t ping = {(uint64_t)time(NULL)};
                 rc = sisp_conn_send(c->conn, SISP_T_PING, 0, &ping);
+                pinged = 1;
+            } else if (rc == 0) {
+                pinged = 0;
             }
             if (ferror(c->out))
                 return sisp_client_fail(c, SISP_EIO, "cannot write to stdout");
