@@ -1177,9 +1177,18 @@ static void test_key_change(void) {
     SISP(&res, at("alice"), "group", "add", "fam", "bob");
     CHECK_FAILS(&res, "TRUST bob", 0);
 
-    SISP(&res, at("alice"), "trust", "bob");
+    /* With the fingerprint bob read out: a wrong one changes nothing, the right one is taken. */
+    const char *other = "SHA256:00000000000000000000000000000000"
+                        "00000000000000000000000000000000";
+    SISP(&res, at("alice"), "trust", "bob", other);
+    CHECK_FAILS(&res, "not the SHA256:0000", 0);
+    SISP(&res, at("alice"), "fingerprint", "bob");
+    CHECK_FAILS(&res, "TRUST bob", 0);
+    SISP(&res, at("alice"), "trust", "bob", fp_bob);
     CHECK_OK(&res);
     CHECK_HAS(res.out, fp_bob);
+    SISP(&res, at("alice"), "trust", "bob", other);
+    CHECK_FAILS(&res, "check with bob", 0);
     SISP(&res, at("alice"), "fingerprint", "bob");
     CHECK_OK(&res);
     CHECK(strcmp(res.out, line) == 0);

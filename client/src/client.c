@@ -1213,15 +1213,29 @@ int sisp_cmd_fingerprint(sisp_client_t *c, const char *user) {
     return 0;
 }
 
-int sisp_cmd_trust(sisp_client_t *c, const char *user) {
+/* 1 if fp ("SHA256:<hex>") is the fingerprint want names (letter case aside). */
+static int same_fp(const char *fp, const char *want) {
+    return strcasecmp(fp, want) == 0;
+}
+
+int sisp_cmd_trust(sisp_client_t *c, const char *user, const char *want_fp) {
     int rc = need_identity(c);
     if (rc != 0)
         return rc;
     if (sisp_check_username(user, strlen(user)) != 0)
         return sisp_client_fail(c, SISP_EUSERNAME, "'%s': %s", user, sisp_strerror(SISP_EUSERNAME));
+    if (want_fp != NULL && (strncasecmp(want_fp, "SHA256:", 7) != 0 || strlen(want_fp) != 71))
+        return sisp_client_fail(c, SISP_EINVAL, "'%s' is not a fingerprint (SHA256: and 64 hex)",
+                                want_fp);
     sisp_known_t k;
+    char fp[72];
     rc = get_user(c, user, &k);
     if (rc == 0) {
+        sisp_fingerprint(k.ed, SISP_KEY_SIZE, fp);
+        if (want_fp != NULL && !same_fp(fp, want_fp))
+            return sisp_client_fail(c, SISP_EKEYCHANGED,
+                                    "%s's pinned key is %s, not the %s you gave: check with %s",
+                                    user, fp, want_fp, user);
         fprintf(c->out, "%s's key is already the pinned one\n", user);
         fflush(c->out);
         return 0;
@@ -1229,15 +1243,20 @@ int sisp_cmd_trust(sisp_client_t *c, const char *user) {
     if (rc != SISP_EKEYCHANGED)
         return rc;
     /* get_user verified everything but the pin: fetch again, verify again (this answer is
-     * what gets pinned), and replace it. */
+     * what gets pinned), and replace it; with want_fp, only if it is the key the user read
+     * out, whatever the server answered a moment ago. */
     rc = fetch_user(c, user, &k);
     if (rc != 0)
         return rc; /* c->why says what did not verify */
+    sisp_fingerprint(k.ed, SISP_KEY_SIZE, fp);
+    if (want_fp != NULL && !same_fp(fp, want_fp))
+        return sisp_client_fail(c, SISP_EKEYCHANGED,
+                                "the server hands out %s for %s, not the %s you gave: nothing "
+                                "changed",
+                                fp, user, want_fp);
     rc = sisp_home_pin_replace(&c->home, user, k.ed, k.x);
     if (rc != 0)
         return sisp_client_fail(c, rc, "cannot accept %s's new key: %s", user, sisp_strerror(rc));
-    char fp[72];
-    sisp_fingerprint(k.ed, SISP_KEY_SIZE, fp);
     fprintf(c->out, "now trusting %s's key %s\n", user, fp);
     fflush(c->out);
     return 0;

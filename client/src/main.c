@@ -56,7 +56,8 @@ static const char usage_global[] =
     "  GROUP CREATE <g> | ADD <g> <user> | REMOVE <g> <user> | LIST [<g>]\n"
     "  WHOAMI                                    who you are, on which server\n"
     "  FINGERPRINT [user]                        your key's fingerprint, or a user's\n"
-    "  TRUST <user>                              accept a user's changed key\n"
+    "  TRUST <user> [SHA256:HEX]                 accept a user's changed key (the one they read\n"
+    "                                            you, if given)\n"
     "  SHELL                                     interactive shell (the default on a terminal)\n"
     "  HELP                                      this text\n"
     "\n"
@@ -96,7 +97,9 @@ static const cmd_t commands[] = {
      "  Groups you own or belong to, and their members."},
     {"whoami", 0, 0, "WHOAMI\n  Your user name, key fingerprint and server."},
     {"fingerprint", 0, 1, "FINGERPRINT [user]\n  Your key's fingerprint, or another user's."},
-    {"trust", 1, 1, "TRUST <user>\n  Accepts a user's changed key (after checking it with them)."},
+    {"trust", 1, 2,
+     "TRUST <user> [SHA256:HEX]\n  Accepts a user's changed key (after checking it with them). "
+     "With the fingerprint\n  they read you, only that key is accepted."},
     {"shell", 0, 0, "SHELL\n  The interactive shell."},
     {"help", 0, 1, "HELP [command]"},
 };
@@ -220,7 +223,7 @@ static int run(sisp_client_t *c, int argc, char **argv, int in_shell) {
     if (strcmp(n, "fingerprint") == 0)
         return sisp_cmd_fingerprint(c, a.n_pos ? a.pos[0] : NULL);
     if (strcmp(n, "trust") == 0)
-        return sisp_cmd_trust(c, a.pos[0]);
+        return sisp_cmd_trust(c, a.pos[0], a.n_pos > 1 ? a.pos[1] : NULL);
     if (strcmp(n, "help") == 0) {
         const cmd_t *h = a.n_pos ? find_cmd(a.pos[0]) : NULL;
         if (h != NULL)

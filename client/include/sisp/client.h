@@ -105,7 +105,9 @@ int sisp_cmd_group_add(sisp_client_t *c, const char *group, const char *user);
 int sisp_cmd_group_remove(sisp_client_t *c, const char *group, const char *user);
 int sisp_cmd_group_list(sisp_client_t *c, const char *group);
 int sisp_cmd_fingerprint(sisp_client_t *c, const char *user);
-int sisp_cmd_trust(sisp_client_t *c, const char *user);
+/* want_fp ("SHA256:<hex>", may be NULL): accept the server's key for user only if it is
+ * this one. */
+int sisp_cmd_trust(sisp_client_t *c, const char *user, const char *want_fp);
 /* Lists what happened since the last event seen and prints it as NEW_IMAGE lines. */
 int sisp_client_catch_up(sisp_client_t *c);
 
