@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1136,6 +1137,35 @@ static void test_private_keys(void) {
     sisp_wipe(&alice, sizeof alice);
 }
 
+/* ---- 4c. one home, several processes ---- */
+
+/* known_users (and state) are read, changed and written back; two processes on one home
+ * (WATCH and a shell) must not drop each other's pins. The home's lock is taken around it:
+ * while the test holds it, a process pinning a new user waits, and its pin is kept after. */
+static void test_home_lock(void) {
+    printf("4c. a process pinning a user waits while alice's home is locked; the pin is kept\n");
+    static tc_user_t u;
+    static bg_t pinner;
+    CHECK_ERR(tc_register(srv.port, srv.ca, srv.ca_len, "lockme", NULL, &u), SISP_OK);
+    int fd = open(at("alice/.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
+    CHECK_INT(bg_start(&pinner, at("alice"), "shell", "fingerprint lockme\n"), 0);
+    t_sleep_ms(1500); /* it would be done in a fraction of that */
+    CHECK(pinner.pid > 0 && waitpid(pinner.pid, NULL, WNOHANG) == 0); /* still waiting */
+    size_t n = 0;
+    char *known = (char *)slurp(at("alice/known_users"), &n);
+    CHECK(known != NULL && strstr(known, "\nlockme ") == NULL);
+    free(known);
+    if (fd >= 0)
+        close(fd); /* the lock goes with it */
+    CHECK_INT(bg_wait(&pinner, RUN_MS), 0);
+    CHECK_HAS(pinner.out, "lockme SHA256:");
+    known = (char *)slurp(at("alice/known_users"), &n);
+    CHECK(known != NULL && strstr(known, "\nlockme ") != NULL);
+    free(known);
+    sisp_wipe(&u, sizeof u);
+}
+
 /* ---- 7. a changed user key ---- */
 
 static void test_key_change(void) {
@@ -1489,6 +1519,7 @@ int main(int argc, char **argv) {
     test_tamper();
     test_groups();
     test_private_keys();
+    test_home_lock();
     test_key_change();
     test_shell();
     test_errors();

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,12 +150,41 @@ uint64_t sisp_home_seq(const sisp_home_t *h) {
     return errno == 0 && *end == '\0' ? (uint64_t)s : 0;
 }
 
+/* The home's files that are read, changed and written back (known_users, state) are so
+ * under this lock: WATCH and a shell, or two commands, may run at once on one home, and a
+ * rewrite must not drop what the other just added. -1 if the lock cannot be had (then the
+ * caller goes on unlocked, as before). */
+static int home_lock(const sisp_home_t *h) {
+    char path[SISP_HOME_PATH_MAX + 16];
+    if (snprintf(path, sizeof path, "%s/.lock", h->dir) >= (int)sizeof path)
+        return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void home_unlock(int fd) {
+    if (fd >= 0)
+        close(fd); /* releases the lock */
+}
+
 int sisp_home_set_seq(const sisp_home_t *h, uint64_t seq) {
-    if (seq <= sisp_home_seq(h))
-        return 0;
-    char line[64];
-    int w = snprintf(line, sizeof line, "seq %" PRIu64 "\n", seq);
-    return sisp_home_write(h, "state", line, (size_t)w, 0600);
+    int lock = home_lock(h);
+    int rc = 0;
+    if (seq > sisp_home_seq(h)) {
+        char line[64];
+        int w = snprintf(line, sizeof line, "seq %" PRIu64 "\n", seq);
+        rc = sisp_home_write(h, "state", line, (size_t)w, 0600);
+    }
+    home_unlock(lock);
+    return rc;
 }
 
 /* ---- pinned user keys ---- */
@@ -262,6 +292,7 @@ int sisp_home_pin_user(const sisp_home_t *h, const char *user, const uint8_t ed[
     sisp_buf_t b;
     pin_line_t pl;
     sisp_buf_init(&b, 0);
+    int lock = home_lock(h);
     int rc = lookup_pin(h, user, &b, &pl);
     if (rc == 1)
         rc = sisp_ct_eq(pl.ed, ed, SISP_KEY_SIZE) && sisp_ct_eq(pl.x, x, SISP_KEY_SIZE)
@@ -269,6 +300,7 @@ int sisp_home_pin_user(const sisp_home_t *h, const char *user, const uint8_t ed[
                  : SISP_PIN_CHANGED;
     else if (rc == 0)
         rc = write_pin(h, &b, NULL, user, ed, x) == 0 ? SISP_PIN_NEW : SISP_EIO;
+    home_unlock(lock);
     sisp_buf_free(&b);
     return rc;
 }
@@ -278,9 +310,11 @@ int sisp_home_pin_replace(const sisp_home_t *h, const char *user, const uint8_t 
     sisp_buf_t b;
     pin_line_t pl;
     sisp_buf_init(&b, 0);
+    int lock = home_lock(h);
     int rc = lookup_pin(h, user, &b, &pl);
     if (rc >= 0)
         rc = write_pin(h, &b, rc == 1 ? &pl : NULL, user, ed, x);
+    home_unlock(lock);
     sisp_buf_free(&b);
     return rc;
 }
