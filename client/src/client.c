@@ -276,6 +276,14 @@ static int pin_mismatch(sisp_client_t *c) {
         sisp_tlsc_close(t);
     }
     sisp_buf_free(&seen);
+    if (strcmp(now, pinned) == 0)
+        /* The pinned CA, but its certificate for the server did not verify: expired, not yet
+         * valid (a clock off), or not for this host name. */
+        return sisp_client_fail(c, SISP_ECERT,
+                                "%s:%s presents the CA this home pinned (%s), but its server "
+                                "certificate does not verify (expired, a clock off, or another "
+                                "host name); nothing was sent",
+                                c->host, c->port, pinned);
     return sisp_client_fail(
         c, SISP_EPIN,
         "WARNING: SERVER CA CHANGED. %s:%s presents %s but this home pinned %s. Someone may be "
