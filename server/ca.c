@@ -19,6 +19,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -100,7 +101,7 @@ static int write_file(const char *dir, const char *name, const uint8_t *p, size_
         return SISP_EINVAL;
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return SISP_EINVAL;
-    unlink(tmp); /* a leftover from a crash with the same pid */
+    unlink(tmp); /* a leftover with this pid (sisp_ca_open removes the others) */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return SISP_EIO;
@@ -495,6 +496,26 @@ static int check_host(const char *h) {
     return 0;
 }
 
+/* Temp files of write_file that a crash left (NAME.tmp.PID, 0600, possibly a key): removed at
+ * start, whatever pid wrote them. */
+static void remove_stale_temps(const char *dir) {
+    static const char *const names[] = {CA_KEY_FILE, CA_CERT_FILE, SERVER_KEY_FILE,
+                                        SERVER_CERT_FILE};
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            size_t n = strlen(names[i]);
+            if (strncmp(e->d_name, names[i], n) == 0 && strncmp(e->d_name + n, ".tmp.", 5) == 0) {
+                char path[PATH_MAX];
+                if (path_join(path, sizeof path, dir, e->d_name) == 0)
+                    unlink(path);
+            }
+        }
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
 int sisp_ca_open(const char *data_dir, const char *hostname, sisp_ca_t **out) {
     *out = NULL;
     if (data_dir == NULL || check_host(hostname) != 0)
@@ -507,6 +528,7 @@ int sisp_ca_open(const char *data_dir, const char *hostname, sisp_ca_t **out) {
     sisp_buf_init(&ca->cert, FILE_MAX);
     sisp_buf_init(&ca->server_cert, FILE_MAX);
     sisp_buf_init(&ca->server_key, 0);
+    remove_stale_temps(data_dir);
     int rc = sisp_rng_init(&ca->rng);
     if (rc == 0)
         rc = open_ca(ca, data_dir);

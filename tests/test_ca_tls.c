@@ -194,8 +194,16 @@ static void test_ca_files(void) {
     sisp_cert_info_t info;
     CHECK_ERR(sisp_cert_parse(c.ptr, c.len, &info), SISP_ECSR);
 
-    /* Second start: everything as it was. */
+    /* Second start: everything as it was, and a key's temp file that a crash of another
+     * process left is gone (the one an unrelated name has stays). */
+    char stale[600], other[600];
+    snprintf(stale, sizeof stale, "%s/ca.key.tmp.99999", dir_a);
+    snprintf(other, sizeof other, "%s/notes.tmp.99999", dir_a);
+    CHECK(t_write_file(stale, "secret", 6) == 0 && t_write_file(other, "x", 1) == 0);
     CHECK_ERR(sisp_ca_open(dir_a, HOST, &again), SISP_OK);
+    CHECK(access(stale, F_OK) != 0);
+    CHECK(access(other, F_OK) == 0);
+    unlink(other);
     if (again != NULL) {
         sisp_ca_fingerprint(again, fp2);
         CHECK_MEM(fp1, 32, fp2, 32);

@@ -60,14 +60,6 @@ static const char *at(const char *name) {
 
 /* ---- files ---- */
 
-static int write_file(const char *path, const void *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
-        return -1;
-    size_t w = fwrite(p, 1, n, f);
-    return fclose(f) == 0 && w == n ? 0 : -1;
-}
-
 /* The whole file, NUL-terminated, or NULL. Free with free(). */
 static uint8_t *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -140,7 +132,7 @@ static int write_jpeg(const char *path, int w, int h) {
     if (rc == 0 && tjCompress2(tj, px, w, 0, h, TJPF_RGB, &jpg, &size, TJSAMP_420, 85, 0) != 0)
         rc = -1;
     if (rc == 0)
-        rc = write_file(path, jpg, size);
+        rc = t_write_file(path, jpg, size);
     tjFree(jpg);
     free(px);
     if (tj)
@@ -1194,7 +1186,7 @@ static void test_key_change(void) {
              "1111111111111111111111111111111111111111111111111111111111111111",
              "2222222222222222222222222222222222222222222222222222222222222222",
              eol ? eol + 1 : "");
-    CHECK_INT(write_file(at("alice/known_users"), edited, strlen(edited)), 0);
+    CHECK_INT(t_write_file(at("alice/known_users"), edited, strlen(edited)), 0);
     free(known);
 
     SISP(&res, at("alice"), "fingerprint", "bob");
@@ -1348,7 +1340,7 @@ static void test_shell(void) {
 static void test_errors(void) {
     printf("9. errors: non-image, missing file, missing image, taken and invalid names, no "
            "identity\n");
-    CHECK_INT(write_file(at("notes.txt"), "not an image\n", 13), 0);
+    CHECK_INT(t_write_file(at("notes.txt"), "not an image\n", 13), 0);
     SISP(&res, at("alice"), "post_image", "notes", at("notes.txt"));
     CHECK_FAILS(&res, "not a PNG or JPEG image", 1);
     SISP(&res, at("alice"), "post_image", "ghost", at("no-such-file.png"));
@@ -1361,7 +1353,7 @@ static void test_errors(void) {
 
     /* A new home that already pins the CA (so first contact says nothing). */
     CHECK_INT(mkdir(at("eve"), 0700), 0);
-    CHECK_INT(write_file(at("eve/ca.der"), srv.ca, srv.ca_len), 0);
+    CHECK_INT(t_write_file(at("eve/ca.der"), srv.ca, srv.ca_len), 0);
     SISP(&res, at("eve"), "--server", addr, "register", "alice");
     CHECK_FAILS(&res, "the name alice is taken", 1);
     CHECK(access(at("eve/identity.key"), F_OK) != 0);
@@ -1428,7 +1420,7 @@ static void test_valgrind(void) {
     }
     printf("10. valgrind: REGISTER, POST_IMAGE, DOWNLOAD have no definite leaks or errors\n");
     CHECK_INT(mkdir(at("val"), 0700), 0);
-    CHECK_INT(write_file(at("val/ca.der"), srv.ca, srv.ca_len), 0);
+    CHECK_INT(t_write_file(at("val/ca.der"), srv.ca, srv.ca_len), 0);
     SISP_VG(&res, at("val"), "--server", addr, "register", "valerie");
     CHECK_OK(&res);
     SISP(&res, at("alice"), "whoami"); /* admits her to all */
@@ -1511,7 +1503,7 @@ int main(int argc, char **argv) {
     struct stat img_st;
     CHECK(stat(at("img.png"), &img_st) == 0 && img_st.st_size > 65536);
     CHECK_INT(write_jpeg(at("img.jpg"), 64, 48), 0);
-    CHECK_INT(write_file(at("tiny.png"), t_png_1x1, sizeof t_png_1x1), 0);
+    CHECK_INT(t_write_file(at("tiny.png"), t_png_1x1, sizeof t_png_1x1), 0);
 
     int64_t t0 = t_now_ms();
     test_seed_flow();

@@ -91,6 +91,8 @@ void t_guard_free(uint8_t *p, size_t len);
  * wait on other processes, never for timing assertions. */
 int64_t t_now_ms(void);
 void t_sleep_ms(int ms);
+/* Writes n bytes of p as the whole file at path. 0 or -1. */
+int t_write_file(const char *path, const void *p, size_t n);
 
 uint64_t t_rand(void);
 uint64_t t_rand_below(uint64_t n); /* 0 <= r < n (n > 0) */
