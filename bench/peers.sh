@@ -187,6 +187,9 @@ srow() { # label metric-pattern(%s = server) decimals
     done
     echo
 }
+goals() { # title -> the head of a goals table
+    printf '\n%s\n\n| goal | measured | |\n|---|---:|---|\n' "$1"
+}
 check() { # goal value op limit -> a table row
     if [ -z "$2" ]; then
         printf '| %s | – | not measured |\n' "$1"
@@ -263,11 +266,7 @@ check() { # goal value op limit -> a table row
             "$(fmt "$(med "$f" client_download_client_cpu)" 1)" "$(fmt "$(med "$f" client_download_sispd_cpu)" 1)" \
             "$(fmt "$sm")" "$(fmt "$om")" "$(ratio "$pm" "$sm")" "$(ratio "$dm" "$om")"
     done
-    echo
-    echo "Goals (issue #7), accelerated build, medians of the per-repetition ratios:"
-    echo
-    echo "| goal | measured | |"
-    echo "|---|---:|---|"
+    goals "Goals (issue #7), accelerated build, medians of the per-repetition ratios:"
     check "16 MiB download per server CPU-s ≥ 1.0× nginx" "$(med "$A" "bulk_down_sispd/nginx_per_core")" ">=" 1.0
     check "8 × 4 MiB downloads per server CPU-s ≥ 1.0× nginx" "$(med "$A" "conc8_down_sispd/nginx_per_core")" ">=" 1.0
     check "handshakes per server CPU-s ≥ 2× nginx" "$(med "$A" "hs_sispd/nginx")" ">=" 2.0
@@ -279,11 +278,7 @@ check() { # goal value op limit -> a table row
     for n in $(echo "$CONNS" | tr ',' ' '); do
         check "≤ 64 KiB per idle connection ($n), KiB" "$(med "$A" "idle_sispd_${n}_per_conn")" "<=" 64
     done
-    echo
-    echo "Goals (issue #4, BRIEF §6), accelerated build, against bare wolfSSL in the same run:"
-    echo
-    echo "| goal | measured | |"
-    echo "|---|---:|---|"
+    goals "Goals (issue #4, BRIEF §6), accelerated build, against bare wolfSSL in the same run:"
     check "handshakes per server CPU-s ≥ 0.8× bare wolfSSL" "$(med "$A" "hs_sispd/echo")" ">=" 0.8
     check "16 MiB download, MB/s ≥ 0.8× bare wolfSSL" "$(med "$A" "bulk_down_sispd/echo")" ">=" 0.8
     check "16 MiB download per server CPU-s ≥ 0.8× bare wolfSSL" "$(med "$A" "bulk_down_sispd/echo_per_core")" ">=" 0.8

@@ -142,6 +142,14 @@ static void row(const char *metric, const char *unit, const double *v, size_t n,
     fflush(stdout);
 }
 
+/* A row of per-repetition ratios num[r] / den[r] (0 where den[r] is 0). */
+static void ratio_row(const char *metric, const double *num, const double *den, size_t n) {
+    double q[MAX_REPS];
+    for (size_t r = 0; r < n; r++)
+        q[r] = den[r] > 0 ? num[r] / den[r] : 0;
+    row(metric, "ratio", q, n, "-");
+}
+
 /* ---- the server processes ---- */
 
 static long clk_tck;
@@ -1689,7 +1697,7 @@ static void scenario_bulk(void) {
     unsigned reps = opt.bulk_reps;
     /* [kind][rep]: rates, MB per server CPU-s, and (sispd) loop / process busy */
     static double up[K_N][MAX_REPS], down[K_N][MAX_REPS], upc[K_N][MAX_REPS], downc[K_N][MAX_REPS];
-    static double lu[MAX_REPS], pu[MAX_REPS], ld[MAX_REPS], pd[MAX_REPS], q[MAX_REPS];
+    static double lu[MAX_REPS], pu[MAX_REPS], ld[MAX_REPS], pd[MAX_REPS];
     /* bare wolfSSL that also hashes the upload with SHA-256 (echo 'H'): [0] MB/s, [1] per core */
     static double uph[2][MAX_REPS];
     uint8_t *plain = make_plain(opt.bulk_bytes);
@@ -1789,19 +1797,11 @@ static void scenario_bulk(void) {
     for (size_t i = 0; i < sizeof ratios / sizeof *ratios; i++) {
         if (!ng && (ratios[i].ka == K_NGINX || ratios[i].kb == K_NGINX))
             continue;
-        for (unsigned r = 0; r < got; r++)
-            q[r] = ratios[i].b[ratios[i].kb][r] > 0
-                       ? ratios[i].a[ratios[i].ka][r] / ratios[i].b[ratios[i].kb][r]
-                       : 0;
-        row(ratios[i].name, "ratio", q, got, "-");
+        ratio_row(ratios[i].name, ratios[i].a[ratios[i].ka], ratios[i].b[ratios[i].kb], got);
     }
     /* sispd's upload against the reference that hashes as it does, MB/s and per core. */
-    for (int per_core = 0; per_core < 2; per_core++) {
-        for (unsigned r = 0; r < got; r++)
-            q[r] = uph[per_core][r] > 0 ? (per_core ? upc : up)[K_SISP][r] / uph[per_core][r] : 0;
-        row(per_core ? "bulk_up_sispd/echo_sha256_per_core" : "bulk_up_sispd/echo_sha256", "ratio",
-            q, got, "-");
-    }
+    ratio_row("bulk_up_sispd/echo_sha256", up[K_SISP], uph[0], got);
+    ratio_row("bulk_up_sispd/echo_sha256_per_core", upc[K_SISP], uph[1], got);
     free(plain);
     for (int k = 0; k < K_N; k++)
         bc_close(conn[k]);
@@ -1872,7 +1872,6 @@ static void scenario_conc(void) {
         return;
     }
     static double agg[K_N][MAX_REPS], core[K_N][MAX_REPS];
-    double q[MAX_REPS];
     uint8_t *plain = make_plain(opt.conc_bytes);
     sealed_t img;
     memset(&img, 0, sizeof img);
@@ -1919,23 +1918,12 @@ static void scenario_conc(void) {
         snprintf(name, sizeof name, "conc%u_down_%s_per_core", n, kind_name[kinds[i]]);
         row(name, "MB/cpu-s", core[kinds[i]], got, work);
     }
-    for (unsigned r = 0; r < got; r++)
-        q[r] = agg[K_ECHO][r] > 0 ? agg[K_SISP][r] / agg[K_ECHO][r] : 0;
-    snprintf(name, sizeof name, "conc%u_down_sispd/echo", n);
-    row(name, "ratio", q, got, "-");
-    for (unsigned r = 0; r < got; r++)
-        q[r] = core[K_ECHO][r] > 0 ? core[K_SISP][r] / core[K_ECHO][r] : 0;
-    snprintf(name, sizeof name, "conc%u_down_sispd/echo_per_core", n);
-    row(name, "ratio", q, got, "-");
-    if (ng) {
-        for (unsigned r = 0; r < got; r++)
-            q[r] = agg[K_NGINX][r] > 0 ? agg[K_SISP][r] / agg[K_NGINX][r] : 0;
-        snprintf(name, sizeof name, "conc%u_down_sispd/nginx", n);
-        row(name, "ratio", q, got, "-");
-        for (unsigned r = 0; r < got; r++)
-            q[r] = core[K_NGINX][r] > 0 ? core[K_SISP][r] / core[K_NGINX][r] : 0;
-        snprintf(name, sizeof name, "conc%u_down_sispd/nginx_per_core", n);
-        row(name, "ratio", q, got, "-");
+    for (int i = 1; i < nk; i++) { /* against echo, then nginx */
+        int ref = kinds[i == 1 ? 0 : 2];
+        snprintf(name, sizeof name, "conc%u_down_sispd/%s", n, kind_name[ref]);
+        ratio_row(name, agg[K_SISP], agg[ref], got);
+        snprintf(name, sizeof name, "conc%u_down_sispd/%s_per_core", n, kind_name[ref]);
+        ratio_row(name, core[K_SISP], core[ref], got);
     }
 out:
     sealed_free(&img);
@@ -2143,9 +2131,7 @@ static void scenario_posts(void) {
     row("posts_sispd_loop_thread_busy", "cpu/wall", slb, reps, work);
     row("posts_sispd_process_busy", "cpu/wall", spb, reps, work);
     row("fsync_100k_sequential", "fsync/s", fr, reps, "20");
-    for (unsigned r = 0; r < reps; r++)
-        rr[r] = fr[r] > 0 ? sr[r] / fr[r] : 0;
-    row("posts_sispd/fsync_rate", "ratio", rr, reps, "-");
+    ratio_row("posts_sispd/fsync_rate", sr, fr, reps);
 out:
     if (sv && ev) {
         close_all(sv, clients);
@@ -2192,11 +2178,8 @@ static double idle_after_download(int kind, bconn_t **v, size_t n, sealed_t *img
         uv_run(&W.loop, UV_RUN_ONCE);
         done = ok = 0;
         for (size_t i = 0; i < n; i++)
-            if (v[i] && v[i]->on_frame == bulk_sisp_frame) {
-                done += v[i]->flag != 0;
-                ok += v[i]->flag == 1;
-            } else if (v[i] && v[i]->on_bytes == echo_bytes) {
-                done += v[i]->flag != 0;
+            if (v[i] && (v[i]->on_frame == bulk_sisp_frame || v[i]->on_bytes == echo_bytes)) {
+                done += v[i]->flag != 0; /* started above */
                 ok += v[i]->flag == 1;
             }
     }

@@ -17,7 +17,7 @@
 #define TLS_QUEUE (128u * 1024u) /* session output goes into TLS while less waits there */
 #define TLS_PIECE (64u * 1024u)  /* plaintext per sisp_tls_write */
 #define TRIM_AT (1024u * 1024u)  /* freed since the last trim: worth handing back */
-#define TRIM_EVERY_S 10          /* and no trim more often than this */
+#define TRIM_EVERY_S 2           /* and no trim more often than this */
 
 typedef struct conn conn_t;
 struct conn {

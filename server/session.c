@@ -345,16 +345,9 @@ void sisp_session_push(sisp_session_t *s, const uint8_t *frame, size_t len) {
 size_t sisp_session_trim(sisp_session_t *s) {
     if (s->busy || s->up.active || s->down.active)
         return 0;
-    /* No job: what the job buffers hold is spent. */
-    sisp_buf_reset(&s->job.data);
-    sisp_buf_reset(&s->job.frame);
-    sisp_buf_reset(&s->job.reply);
-    sisp_buf_reset(&s->job.fanout);
-    sisp_buf_reset(&s->up.batch);
-    return sisp_buf_trim(&s->in, IDLE_KEEP) + sisp_buf_trim(&s->out, IDLE_KEEP) +
-           sisp_buf_trim(&s->job.data, 0) + sisp_buf_trim(&s->job.frame, 0) +
-           sisp_buf_trim(&s->job.reply, 0) + sisp_buf_trim(&s->job.fanout, 0) +
-           sisp_buf_trim(&s->up.batch, 0);
+    /* The job's buffers went when the last job was back (pump, idle); the output is what the
+     * glue drains and nothing else gives back. */
+    return sisp_buf_trim(&s->in, IDLE_KEEP) + sisp_buf_trim(&s->out, IDLE_KEEP);
 }
 
 /* ---- jobs ---- */
@@ -426,18 +419,6 @@ static void job_done(sisp_job_t *base) {
         if (base->rc == 0)
             base->rc = SISP_ESTORE;
     }
-    if (s->dead) {
-        /* The peer is gone, but what the job did stands, and the others are still told: a
-         * post committed as its uploader hung up is announced all the same. */
-        if (!base->commit_failed && j->fanout.len > 0 && j->fan_group[0])
-            s->env->notify_group(s->env, j->fan_group, j->fanout.data, j->fanout.len);
-        if (!base->commit_failed && j->fanout.len > 0 && j->fan_user[0])
-            s->env->notify_user(s->env, j->fan_user, j->fanout.data, j->fanout.len);
-        if (j->op == OP_POST_COMMIT)
-            on_post_committed(s, 1);
-        release(s);
-        return;
-    }
     if (base->commit_failed) {
         /* What the job did was rolled back: whatever it prepared to say is void. */
         sisp_buf_reset(&j->reply);
@@ -447,10 +428,17 @@ static void job_done(sisp_job_t *base) {
         if (j->op == OP_AUTH_CHECK || j->op == OP_REGISTER)
             j->close_after = 1;
     }
+    /* What the job did stands even if its peer is gone: the others are still told. */
     if (j->fanout.len > 0 && j->fan_group[0])
         s->env->notify_group(s->env, j->fan_group, j->fanout.data, j->fanout.len);
     if (j->fanout.len > 0 && j->fan_user[0])
         s->env->notify_user(s->env, j->fan_user, j->fanout.data, j->fanout.len);
+    if (s->dead) {
+        if (j->op == OP_POST_COMMIT)
+            on_post_committed(s, 1); /* a post committed as its uploader hung up */
+        release(s);
+        return;
+    }
     /* Once BYE is out, nothing more goes to this peer (what others are told still goes). */
     int quiet = s->closing;
     if (!quiet && sisp_buf_append(&s->out, j->reply.data, j->reply.len) != 0)
@@ -1443,6 +1431,8 @@ static void end_download(sisp_session_t *s) {
         close(s->down.fd);
     s->down.fd = -1;
     s->down.active = 0;
+    if (!s->busy)
+        sisp_buf_free(&s->job.data); /* the chunk buffer of read jobs */
 }
 
 /* n more bytes of the image are in the output: after the last, IMAGE_END. */

@@ -1221,11 +1221,6 @@ int sisp_cmd_fingerprint(sisp_client_t *c, const char *user) {
     return 0;
 }
 
-/* 1 if fp ("SHA256:<hex>") is the fingerprint want names (letter case aside). */
-static int same_fp(const char *fp, const char *want) {
-    return strcasecmp(fp, want) == 0;
-}
-
 int sisp_cmd_trust(sisp_client_t *c, const char *user, const char *want_fp) {
     int rc = need_identity(c);
     if (rc != 0)
@@ -1240,7 +1235,7 @@ int sisp_cmd_trust(sisp_client_t *c, const char *user, const char *want_fp) {
     rc = get_user(c, user, &k);
     if (rc == 0) {
         sisp_fingerprint(k.ed, SISP_KEY_SIZE, fp);
-        if (want_fp != NULL && !same_fp(fp, want_fp))
+        if (want_fp != NULL && strcasecmp(fp, want_fp) != 0)
             return sisp_client_fail(c, SISP_EKEYCHANGED,
                                     "%s's pinned key is %s, not the %s you gave: check with %s",
                                     user, fp, want_fp, user);
@@ -1257,7 +1252,7 @@ int sisp_cmd_trust(sisp_client_t *c, const char *user, const char *want_fp) {
     if (rc != 0)
         return rc; /* c->why says what did not verify */
     sisp_fingerprint(k.ed, SISP_KEY_SIZE, fp);
-    if (want_fp != NULL && !same_fp(fp, want_fp))
+    if (want_fp != NULL && strcasecmp(fp, want_fp) != 0)
         return sisp_client_fail(c, SISP_EKEYCHANGED,
                                 "the server hands out %s for %s, not the %s you gave: nothing "
                                 "changed",
