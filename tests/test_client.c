@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -112,6 +113,35 @@ static int count_entries(const char *dir) {
         n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
     closedir(d);
     return n;
+}
+
+/* Names that appear in dir (created, linked or renamed in) from now on: an inotify watch. */
+static int names_watch(const char *dir) {
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd >= 0 && inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0)
+        T_FAIL_AT("cannot watch %s: %s", dir, strerror(errno));
+    return fd;
+}
+
+/* The names seen since names_watch, one per line, in order; closes fd. */
+static void names_seen(int fd, char *out, size_t cap) {
+    size_t k = 0;
+    out[0] = '\0';
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    for (ssize_t n; fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0;) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *e = (const struct inotify_event *)p;
+            if (e->len > 0 && k < cap)
+                k += (size_t)snprintf(out + k, cap - k, "%s\n", e->name);
+            p += sizeof *e + e->len;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
 }
 
 /* ---- test images ---- */
@@ -394,12 +424,12 @@ typedef struct {
     char err[1 << 14];
 } bg_t;
 
-/* `sisp --home home cmd` with `input` (or nothing) on its stdin. */
-static int bg_start(bg_t *b, const char *home, const char *cmd, const char *input) {
-    char *argv[8];
-    const char *args[] = {cmd, NULL};
+/* `sisp --home home args...` with `input` (or nothing) on its stdin. */
+static int bg_start_args(bg_t *b, const char *home, const char *const *args, const char *input) {
+    char *argv[16];
+    const char *cmd = args[0];
     int in[2] = {-1, -1};
-    build_argv(argv, 8, NULL, home, args);
+    build_argv(argv, 16, NULL, home, args);
     if (input != NULL && pipe(in) == 0)
         fcntl(in[1], F_SETFD, FD_CLOEXEC);
     b->out[0] = b->err[0] = '\0';
@@ -414,6 +444,11 @@ static int bg_start(bg_t *b, const char *home, const char *cmd, const char *inpu
         close(in[1]);
     }
     return b->pid > 0 ? 0 : -1;
+}
+
+static int bg_start(bg_t *b, const char *home, const char *cmd, const char *input) {
+    const char *args[] = {cmd, NULL};
+    return bg_start_args(b, home, args, input);
 }
 
 static int count_lines(const char *s) {
@@ -625,10 +660,28 @@ static void test_seed_flow(void) {
 
     char verified[160];
     snprintf(verified, sizeof verified, "verified: signed by alice (fingerprint %s)\n", fp_alice);
+    /* No temporary file ever has a name in dl/: a crash leaves no half-written plaintext. */
+    char names[512];
+    int nw = names_watch(at("dl"));
     SISP(&res, at("bob"), "download", "sunset", "-o", at("dl/sunset.png"));
     CHECK_OK(&res);
     CHECK_HAS(res.out, verified);
     CHECK(same_file(at("img.png"), at("dl/sunset.png")));
+    names_seen(nw, names, sizeof names);
+    t_checks++;
+    if (strcmp(names, "sunset.png\n") != 0)
+        T_FAIL_AT("names that appeared in dl/:\n%s", names);
+    /* Replacing the file: the new one has a name of its own only while it is renamed over. */
+    nw = names_watch(at("dl"));
+    SISP(&res, at("bob"), "download", "sunset", "-o", at("dl/sunset.png"));
+    CHECK_OK(&res);
+    CHECK(same_file(at("img.png"), at("dl/sunset.png")));
+    names_seen(nw, names, sizeof names);
+    t_checks++;
+    if (strncmp(names, ".sunset.png.sisp-", 17) != 0 || count_lines(names) != 2 ||
+        strstr(names, "\nsunset.png\n") == NULL)
+        T_FAIL_AT("names that appeared in dl/:\n%s", names);
+    CHECK_INT(count_entries(at("dl")), 1);
     SISP(&res, at("bob"), "DOWNLOAD", "mountain", "-o", at("dl/mountain.jpg"));
     CHECK_OK(&res);
     CHECK_HAS(res.out, verified);
@@ -764,6 +817,40 @@ static void test_watch(void) {
     CHECK_HAS(watch.err, "reconnecting");
     stop_watch(want);
     CHECK(strstr(watch.err, "sisp:") == NULL);
+}
+
+/* Reads WATCH's output until its stderr holds needle or timeout_ms passed. 1 if it does. */
+static int bg_err_wait_for(bg_t *b, const char *needle, int timeout_ms) {
+    int64_t end = t_now_ms() + timeout_ms;
+    while (strstr(b->err, needle) == NULL && t_now_ms() < end && b->s[1].fd >= 0)
+        pump(b->s, 2, 50);
+    return strstr(b->err, needle) != NULL;
+}
+
+static void test_stalled_server(void) {
+    printf("2b. sispd stops answering (SIGSTOP): a command gives up after --timeout; WATCH "
+           "pings, reconnects once sispd is back, and shows what was posted meanwhile\n");
+    static char want[1024];
+    want[0] = '\0';
+    const char *args[] = {"--timeout", "1", "watch", NULL};
+    CHECK_INT(bg_start_args(&watch, at("bob"), args, NULL), 0);
+    post_many("z", 0, 1, want, sizeof want);
+    CHECK_INT(bg_lines(&watch, 1, EVENT_MS), 1);
+
+    CHECK_INT(kill(srv.pid, SIGSTOP), 0);
+    SISP(&res, at("alice"), "--timeout", "1", "list");
+    CHECK_FAILS(&res, "timed out", 0);
+    SISP(&res, at("alice"), "--timeout", "0", "list");
+    CHECK_INT(res.status, 2);
+    CHECK_HAS(res.err, "--timeout takes whole seconds");
+    /* One quiet second: a PING; a second one unanswered: the connection is given up. */
+    CHECK(bg_err_wait_for(&watch, "no answer to PING in 1 s", EVENT_MS));
+    CHECK_INT(kill(srv.pid, SIGCONT), 0);
+
+    post_many("z", 1, 1, want, sizeof want);
+    CHECK_INT(bg_lines(&watch, 2, 2 * EVENT_MS), 2); /* the backoff may have grown meanwhile */
+    CHECK_HAS(watch.err, "reconnecting");
+    stop_watch(want);
 }
 
 /* ---- 3. tampering on the server's disk ---- */
@@ -1508,6 +1595,7 @@ int main(int argc, char **argv) {
     int64_t t0 = t_now_ms();
     test_seed_flow();
     test_watch();
+    test_stalled_server();
     test_tamper();
     test_groups();
     test_private_keys();

@@ -21,8 +21,8 @@
 #include <readline/readline.h>
 
 #define MAX_ARGS 16
-#define PING_EVERY_MS 30000
 #define BACKOFF_MAX_S 30
+#define TIMEOUT_MAX_S 3600
 
 static volatile sig_atomic_t stop_requested;
 
@@ -44,7 +44,7 @@ static void catch_stop_signals(void) {
 
 static const char usage_global[] =
     "usage: sisp [--home DIR] [--server HOST:PORT] [--fingerprint SHA256:HEX | --ca FILE]\n"
-    "            [COMMAND [ARGS]]\n"
+    "            [--timeout SECONDS] [COMMAND [ARGS]]\n"
     "\n"
     "Commands (case-insensitive; `sisp COMMAND --help` for each):\n"
     "  REGISTER <username> [--invite CODE]       create your keys and get a certificate\n"
@@ -61,6 +61,8 @@ static const char usage_global[] =
     "  SHELL                                     interactive shell (the default on a terminal)\n"
     "  HELP                                      this text\n"
     "\n"
+    "--timeout: how long to wait for the server to connect or answer (default 30 s); WATCH\n"
+    "pings after that much quiet and reconnects when a second spell passes unanswered.\n"
     "Environment: SISP_HOME (default ~/.sisp), SISP_SERVER, SISP_PASSPHRASE (key files).\n"
     "The first contact with a server pins its CA (compare the fingerprint with the one sispd\n"
     "printed, or give it with --fingerprint); a changed CA stops every command.\n";
@@ -272,12 +274,12 @@ static int watch(sisp_client_t *c) {
         int pinged = 0; /* a PING went out after a quiet spell and nothing came back yet */
         while (rc == 0 && !stop_requested) {
             sisp_client_process(c);
-            rc = sisp_conn_pump(c->conn, PING_EVERY_MS);
+            rc = sisp_conn_pump(c->conn, c->timeout_ms); /* a quiet spell: --timeout */
             if (rc == 1 && pinged) {
                 /* A connection that answers nothing (a peer or a path gone without a word)
                  * is given up after two quiet spells, not after TCP's own quarter hour. */
                 rc = sisp_client_fail(c, SISP_ETIMEDOUT, "no answer to PING in %d s",
-                                      PING_EVERY_MS / 1000);
+                                      c->timeout_ms / 1000);
             } else if (rc == 1) {
                 sisp_ping_t ping = {(uint64_t)time(NULL)};
                 rc = sisp_conn_send(c->conn, SISP_T_PING, 0, &ping);
@@ -499,7 +501,17 @@ int main(int argc, char **argv) {
             snprintf(c.want_fp, sizeof c.want_fp, "%s", v);
         else if (strcmp(o, "--ca") == 0)
             c.ca_file = v;
-        else {
+        else if (strcmp(o, "--timeout") == 0) {
+            char *end;
+            errno = 0;
+            long t = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || t < 1 || t > TIMEOUT_MAX_S) {
+                fprintf(stderr, "sisp: --timeout takes whole seconds from 1 to %d, not '%s'\n",
+                        TIMEOUT_MAX_S, v);
+                return 2;
+            }
+            c.timeout_ms = (int)t * 1000;
+        } else {
             fprintf(stderr, "sisp: unknown option %s (sisp --help)\n", o);
             return 2;
         }

@@ -6,12 +6,12 @@
  * whatever the file size; a file that changes between the passes is caught (the manifests
  * differ) and the upload canceled.
  *
- * DOWNLOAD writes the ciphertext as it arrives to an unlinked temporary file next to the
+ * DOWNLOAD writes the ciphertext as it arrives to a nameless temporary file next to the
  * destination, while the owner's key and the group key are fetched on the same connection;
- * then it verifies the signature and opens chunk by chunk into a second temporary file, which
- * is renamed onto the destination only after the last tag and the ciphertext hash verified.
- * On any failure nothing is left at the destination. */
-#define _GNU_SOURCE /* renameat2 */
+ * then it verifies the signature and opens chunk by chunk into a second nameless temporary
+ * file, which is linked at the destination only after the last tag and the ciphertext hash
+ * verified. On any failure, a crash or a SIGKILL included, nothing is left behind. */
+#define _GNU_SOURCE /* O_TMPFILE, renameat2 */
 #include "client_internal.h"
 
 #include <sisp/error.h>
@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -318,15 +319,72 @@ static int dl_sink(void *arg, const sisp_packet_t *p) {
     }
 }
 
-/* A temporary file in dir: mkstemp, optionally unlinked at once. */
-static int temp_in(const char *dir, const char *base, int unlinked, char *path, size_t n) {
+/* A temporary file in dir, on dest's file system. Where the kernel and the file system allow,
+ * it has no name at all (O_TMPFILE), so that nothing of it outlives a crash or a SIGKILL: a
+ * plaintext file half-written when the process died would be a private photo left next to
+ * its destination. path is then "". Otherwise it is .BASE.sisp-XXXXXX, unlinked at once when
+ * it will never be published. A file that is to be published (linkable) is unnamed only if it
+ * can be given a name later: through /proc/self/fd (see publish). */
+static int temp_in(const char *dir, const char *base, int linkable, char *path, size_t n) {
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+        if (!linkable || access(self, F_OK) == 0) {
+            path[0] = '\0';
+            return fd;
+        }
+        close(fd);
+    }
     int w = snprintf(path, n, "%s/.%s.sisp-XXXXXX", dir, base);
     if (w < 0 || (size_t)w >= n)
         return -1;
-    int fd = mkstemp(path);
-    if (fd >= 0 && unlinked)
+    fd = mkstemp(path);
+    if (fd >= 0 && !linkable) {
         unlink(path);
+        path[0] = '\0';
+    }
     return fd;
+}
+
+/* Gives the finished temp file (fd, named path or unnamed if path is "") the name dest in
+ * dir: atomically, and without replacing an existing dest unless overwrite. errno is EEXIST
+ * if dest appeared. 0 or -1. */
+static int publish(int fd, const char *path, const char *dir, const char *base, const char *dest,
+                   int overwrite) {
+    if (path[0] != '\0')
+        return renameat2(AT_FDCWD, path, AT_FDCWD, dest, overwrite ? 0 : RENAME_NOREPLACE);
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    /* A link never replaces: that is all it takes when dest is not there (yet). */
+    if (linkat(AT_FDCWD, self, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    if (errno != EEXIST || !overwrite)
+        return -1;
+    /* Replacing takes a name of its own first, for as long as the rename lasts. */
+    char named[PATH_MAX];
+    for (int tries = 0; tries < 16; tries++) {
+        uint8_t r[6] = {0};
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            return -1;
+        int w = snprintf(named, sizeof named, "%s/.%s.sisp-%02x%02x%02x%02x%02x%02x", dir, base,
+                         r[0], r[1], r[2], r[3], r[4], r[5]);
+        if (w < 0 || (size_t)w >= sizeof named) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        if (linkat(AT_FDCWD, self, AT_FDCWD, named, AT_SYMLINK_FOLLOW) == 0) {
+            if (rename(named, dest) == 0)
+                return 0;
+            int e = errno;
+            unlink(named);
+            errno = e;
+            return -1;
+        }
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
 }
 
 /* What a download failure means, in words. */
@@ -399,7 +457,7 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
     if (d == NULL)
         return sisp_client_fail(c, SISP_ENOMEM, "out of memory");
     d->pr = (progress_t){c, "DOWNLOAD", 0, 0, 0};
-    d->fd = temp_in(dir, base, 1, tmp_c, sizeof tmp_c);
+    d->fd = temp_in(dir, base, 0, tmp_c, sizeof tmp_c);
     if (d->fd < 0) {
         free(d);
         return sisp_client_fail(c, SISP_EIO, "cannot write in %s: %s", dir, strerror(errno));
@@ -485,7 +543,7 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
     /* Open chunk by chunk into a second temp file; rename only when everything verified. */
     uint64_t plain_total = 0;
     if (rc == 0) {
-        pfd = temp_in(dir, base, 0, tmp_p, sizeof tmp_p);
+        pfd = temp_in(dir, base, 1, tmp_p, sizeof tmp_p);
         if (pfd < 0)
             rc = sisp_client_fail(c, SISP_EIO, "cannot write in %s: %s", dir, strerror(errno));
     }
@@ -519,8 +577,7 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
         }
         /* Without -f, a file that appeared at dest meanwhile is not replaced either. */
         if (rc == 0 &&
-            (renameat2(AT_FDCWD, tmp_p, AT_FDCWD, dest, overwrite ? 0 : RENAME_NOREPLACE) != 0 ||
-             sisp_fsync_parent(dest) != 0))
+            (publish(pfd, tmp_p, dir, base, dest, overwrite) != 0 || sisp_fsync_parent(dest) != 0))
             rc = errno == EEXIST ? SISP_EEXIST : SISP_EIO;
         if (rc != 0 && info) {
             char stale[PATH_MAX];
@@ -528,7 +585,8 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
                 unlink(stale); /* a sidecar for an image that did not arrive says nothing true */
         }
         if (rc != 0) {
-            unlink(tmp_p);
+            if (tmp_p[0] != '\0')
+                unlink(tmp_p);
             sisp_client_fail(c, rc, "DOWNLOAD %s: %s; nothing was written to %s", name,
                              rc == SISP_EIO      ? strerror(errno)
                              : rc == SISP_EEXIST ? "the file appeared meanwhile"
