@@ -3,14 +3,16 @@
  * On first start it creates, in the data directory (made 0700 if missing): ca.key (Ed25519,
  * PKCS#8 DER, 0600), ca.crt (self-signed, DER, 0644, CN "sisp CA <4 random hex>", O sisp, 10
  * years, serial 1), server.key (0600) and server.crt (DER, 0644, signed by the CA, subject CN =
- * the hostname given, SAN DNS (or IP, for an address) + IP 127.0.0.1, 2 years, serial 2).
- * Later starts load and check them: a CA certificate without its key, or that does not match
- * it, is an error (never replaced; a key without its certificate, as a crash during the first
- * start leaves, gets a new one); a server certificate that is not the CA's, not for
- * server.key, for another host name, or within 30 days of expiry is reissued (next serial,
- * below 1000). Files are written like key files: temp + exact mode + fsync + rename +
- * fsync(dir). Errors: SISP_EINVAL (host name), SISP_EKEYPERM (a key file others can access),
- * SISP_EKEYFILE (damaged or mismatched files), SISP_EIO. */
+ * the hostname given, SAN DNS (or IP, for an address) + IP 127.0.0.1, 2 years but never past
+ * the CA, a random serial in [2^62, 2^63)). Later starts load and check them: a CA
+ * certificate without its key, or that does not match it, is an error (never replaced; a key
+ * without its certificate, as a crash during the first start leaves, gets a new one); an
+ * expired CA is SISP_ECERT; a server certificate that is not the CA's, not for server.key,
+ * for another host name, or within 30 days of expiry (unless it ends with the CA) is reissued
+ * with a new random serial. Files are written like key files: temp + exact mode + fsync +
+ * rename + fsync(dir); temp files a crash left are removed. Errors: SISP_EINVAL (host name),
+ * SISP_EKEYPERM (a key file others can access), SISP_EKEYFILE (damaged or mismatched files),
+ * SISP_ECERT (the CA expired), SISP_EIO. */
 #ifndef SISP_CA_H
 #define SISP_CA_H
 
@@ -39,9 +41,10 @@ void sisp_ca_fingerprint(const sisp_ca_t *ca, uint8_t out[SISP_SHA256_SIZE]);
  * under its own key (proof of possession) and the key must be Ed25519 (SISP_ECSR otherwise).
  * The subject is CN=user (O=sisp) whatever the request asked for (SISP_EUSERNAME if user is
  * not a valid name); keyUsage digitalSignature, extKeyUsage clientAuth; serial as given, not 0
- * (the store's counter, which starts at 1000: 1 is the CA, 2..999 server certificates); valid
- * from now - 1 h for validity_days (1..36500, else SISP_EINVAL). Appends the DER to cert
- * (untouched on error) and returns the user's Ed25519 public key. */
+ * (the store's counter, which starts at 1000: 1 is the CA, and server certificates take
+ * random serials from 2^62 up); valid from now - 1 h for validity_days (1..36500, else
+ * SISP_EINVAL), cut at the CA's end (SISP_ECERT if the CA has expired). Appends the DER to
+ * cert (untouched on error) and returns the user's Ed25519 public key. */
 int sisp_ca_issue(sisp_ca_t *ca, const uint8_t *csr, size_t csr_len, const char *user,
                   uint64_t serial, unsigned validity_days, sisp_buf_t *cert,
                   uint8_t pub[SISP_KEY_SIZE]);

@@ -13,7 +13,8 @@
  *   a TLS 1.2-only client        refused, with and without a certificate
  *
  * "Refused" is checked the same way for both clients: requests are pipelined right behind the
- * client's HELLO (PING, WHOAMI), and none of them may be answered. */
+ * client's HELLO (PING, WHOAMI), and none of them may be answered. Last, a sispd whose CA
+ * certificate has expired must not start, and must say so. */
 #define _GNU_SOURCE /* memmem */
 #include "ca.h"
 #include "tclient.h"
@@ -136,6 +137,67 @@ static int self_signed(const tc_user_t *u, uint8_t *der, size_t cap) {
     wc_FreeRng(&rng);
     free(c);
     return n > 0 ? n : -1;
+}
+
+/* Replaces the CA certificate in dir with one made by the CA's own key that ended a day ago
+ * (valid from 11 years before): an expired CA, as sispd would find it after ten years. */
+static int expire_ca(const char *dir) {
+    char path[300];
+    sisp_buf_t der;
+    sisp_buf_init(&der, 0);
+    snprintf(path, sizeof path, "%s/ca.key", dir);
+    if (read_bytes(path, &der) != 0)
+        return -1;
+    Cert *c = calloc(1, sizeof *c);
+    uint8_t *out = malloc(4096);
+    WC_RNG rng;
+    ed25519_key k;
+    word32 idx = 0;
+    int n = -1, rng_ok = wc_InitRng(&rng) == 0, key_ok = wc_ed25519_init(&k) == 0;
+    int64_t t = (int64_t)time(NULL);
+    uint8_t seed[32];
+    word32 slen = sizeof seed;
+    sisp_ident_key_t id;
+    /* The file holds the seed alone: signing also needs the public key. */
+    if (key_ok && wc_Ed25519PrivateKeyDecode(der.data, &idx, &k, (word32)der.len) == 0 &&
+        wc_ed25519_export_private_only(&k, seed, &slen) == 0 && slen == sizeof seed &&
+        sisp_ident_from_seed(seed, &id) == 0) {
+        wc_ed25519_free(&k);
+        key_ok = wc_ed25519_init(&k) == 0 &&
+                 wc_ed25519_import_private_key(id.seed, 32, id.pub, 32, &k) == 0;
+    } else if (key_ok) {
+        wc_ed25519_free(&k);
+        key_ok = 0;
+    }
+    sisp_wipe(seed, sizeof seed);
+    sisp_wipe(&id, sizeof id);
+    if (c != NULL && out != NULL && rng_ok && key_ok && wc_InitCert(c) == 0) {
+        c->sigType = CTC_ED25519;
+        c->version = 2;
+        c->selfSigned = 1;
+        c->isCA = 1;
+        c->serial[0] = 1;
+        c->serialSz = 1;
+        snprintf(c->subject.commonName, sizeof c->subject.commonName, "sisp CA 0ld0");
+        c->subject.commonNameEnc = CTC_UTF8;
+        snprintf(c->subject.org, sizeof c->subject.org, "sisp");
+        c->subject.orgEnc = CTC_UTF8;
+        if (sisp__asn_time_encode(t - 11 * 365 * 86400LL, c->beforeDate, &c->beforeDateSz) == 0 &&
+            sisp__asn_time_encode(t - 86400, c->afterDate, &c->afterDateSz) == 0 &&
+            wc_SetKeyUsage(c, "keyCertSign,cRLSign") == 0 &&
+            wc_MakeCert_ex(c, out, 4096, ED25519_TYPE, &k, &rng) > 0)
+            n = wc_SignCert_ex(c->bodySz, CTC_ED25519, out, 4096, ED25519_TYPE, &k, &rng);
+    }
+    snprintf(path, sizeof path, "%s/ca.crt", dir);
+    int rc = n > 0 ? write_bytes(path, out, (size_t)n) : -1;
+    if (key_ok)
+        wc_ed25519_free(&k);
+    if (rng_ok)
+        wc_FreeRng(&rng);
+    sisp_buf_free_secure(&der);
+    free(out);
+    free(c);
+    return rc;
 }
 
 /* u's certificate re-issued by this server's CA (opened on its data directory, as the server
@@ -596,9 +658,21 @@ int main(int argc, char **argv) {
     o = probe_wolfssl(&carol, 0);
     expect_accepted("carol (registered without a certificate)", &o, "carol");
 
-    sisp_buf_free(&text);
     CHECK_INT(ts_stop(&srv), 0);
     CHECK_INT(ts_stop(&foreign), 0);
+
+    /* A CA past its end: sispd does not start, and says why (not a bare error code). */
+    printf("an expired CA: sispd exits 1 at start, saying the CA expired\n");
+    CHECK_INT(expire_ca(foreign.dir), 0);
+    CHECK_INT(run("timeout 30 %s --data %s --listen 127.0.0.1:0 >%s/expired.out 2>%s/expired.err",
+                  sispd, foreign.dir, work, work),
+              1);
+    snprintf(path, sizeof path, "%s/expired.err", work);
+    CHECK(read_text(path, &text) == 0 && strstr(str(&text), "certificate authority in") != NULL &&
+          strstr(str(&text), "has expired") != NULL);
+    snprintf(path, sizeof path, "%s/expired.out", work);
+    CHECK(read_text(path, &text) == 0 && strstr(str(&text), "listening") == NULL);
+    sisp_buf_free(&text);
     ts_cleanup(&srv);
     ts_cleanup(&foreign);
     if (t_failures == 0)
