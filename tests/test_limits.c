@@ -544,6 +544,8 @@ static void test_min_rate(void) {
 
 /* ---- (c) connection caps ---- */
 
+#define CAP_CLOSE_MS 15000 /* a wait for a refused connection's close, not a bound on it */
+
 /* Connects, retrying for up to 3 s while the server has yet to notice earlier closes. */
 static tclient_t *connect_retry(const tserver_t *s, const tc_user_t *u) {
     int64_t t0 = t_now_ms();
@@ -559,7 +561,9 @@ static tclient_t *connect_retry(const tserver_t *s, const tc_user_t *u) {
 static void test_max_conns(void) {
     printf("connection caps (--max-conns 5; --max-preauth 2; --max-per-addr 3):\n");
     tserver_t s;
-    const char *const extra[] = {"--max-conns", "5", NULL};
+    /* With a handshake deadline of ten minutes, a close within the wait below can only be the
+     * cap's refusal. */
+    const char *const extra[] = {"--max-conns", "5", "--handshake-timeout", "600", NULL};
     if (start(&s, extra) != 0)
         return;
     tc_user_t alice;
@@ -570,9 +574,9 @@ static void test_max_conns(void) {
         CHECK(c[i] != NULL);
     }
     int fd = tcp_connect(s.port);
-    int t = closed_within(fd, 3000, t_now_ms());
+    int t = closed_within(fd, CAP_CLOSE_MS, t_now_ms());
     printf("  6th connection closed after %d ms\n", t);
-    CHECK(t >= 0 && t < 2000);
+    CHECK(t >= 0);
     close(fd);
     int err = 0;
     tclient_t *x = tc_connect(s.port, s.ca, s.ca_len, &alice, &err);
@@ -588,7 +592,7 @@ static void test_max_conns(void) {
         tc_close(c[i]);
     stop(&s);
 
-    const char *const extra2[] = {"--max-preauth", "2", NULL};
+    const char *const extra2[] = {"--max-preauth", "2", "--handshake-timeout", "600", NULL};
     if (start(&s, extra2) != 0)
         return;
     CHECK_ERR(tc_register(s.port, s.ca, s.ca_len, "alice", NULL, &alice), 0);
@@ -598,9 +602,9 @@ static void test_max_conns(void) {
         CHECK(pre[i] != NULL);
     }
     fd = tcp_connect(s.port);
-    t = closed_within(fd, 3000, t_now_ms());
+    t = closed_within(fd, CAP_CLOSE_MS, t_now_ms());
     printf("  3rd connection without a certificate closed after %d ms\n", t);
-    CHECK(t >= 0 && t < 2000);
+    CHECK(t >= 0);
     close(fd);
     for (int i = 0; i < 2; i++)
         CHECK(pre[i] != NULL && ping(pre[i]) == 0);
@@ -624,7 +628,7 @@ static void test_max_conns(void) {
     stop(&s);
 
     /* Per address: every connection here comes from 127.0.0.1. */
-    const char *const extra3[] = {"--max-per-addr", "3", NULL};
+    const char *const extra3[] = {"--max-per-addr", "3", "--handshake-timeout", "600", NULL};
     if (start(&s, extra3) != 0)
         return;
     CHECK_ERR(tc_register(s.port, s.ca, s.ca_len, "alice", NULL, &alice), 0);
@@ -634,9 +638,9 @@ static void test_max_conns(void) {
             CHECK(c[i] != NULL);
         }
         fd = tcp_connect(s.port);
-        t = closed_within(fd, 3000, t_now_ms());
+        t = closed_within(fd, CAP_CLOSE_MS, t_now_ms());
         printf("  round %d: 4th connection from 127.0.0.1 closed after %d ms\n", round + 1, t);
-        CHECK(t >= 0 && t < 2000);
+        CHECK(t >= 0);
         close(fd);
         for (int i = 0; i < 3; i++) {
             CHECK(c[i] != NULL && ping(c[i]) == 0);

@@ -5,7 +5,7 @@
  *                                       shows the image pixel for pixel and the verified
  *                                       mark (default renderer, software, tiny textures)
  *   test_view_xvfb watch SISP_VIEW      under Xvfb: --dir --watch shows an image renamed
- *                                       into the directory after start-up
+ *                                       or linked into the directory after start-up
  * The Xvfb modes exit 77 (ctest's SKIP_RETURN_CODE) when Xvfb is not installed (Debian:
  * xvfb). */
 #include "testutil.h"
@@ -356,13 +356,42 @@ static int test_xvfb(void) {
     return 0;
 }
 
-static int test_watch(void) {
+/* 1 once process pid holds an inotify watch on the directory path (its /proc/PID/fdinfo lists
+ * the directory's inode), 0 if it does not within timeout_ms. */
+static int watching(pid_t pid, const char *path, int timeout_ms) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    for (int64_t end = t_now_ms() + timeout_ms; t_now_ms() < end; t_sleep_ms(20)) {
+        for (int fd = 3; fd < 64; fd++) {
+            char p[64], line[512];
+            snprintf(p, sizeof(p), "/proc/%d/fdinfo/%d", (int)pid, fd);
+            FILE *f = fopen(p, "r");
+            if (!f)
+                continue;
+            int found = 0;
+            while (!found && fgets(line, sizeof(line), f)) {
+                unsigned long ino = 0;
+                const char *q = strstr(line, " ino:");
+                found = strncmp(line, "inotify wd:", 11) == 0 && q &&
+                        sscanf(q, " ino:%lx", &ino) == 1 && ino == (unsigned long)st.st_ino;
+            }
+            fclose(f);
+            if (found)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* A gallery with --watch shows an image that arrives after start-up. how: "rename" (a dot-file
+ * renamed into place: IN_MOVED_TO) or "link" (a finished file linked into place, as the
+ * client's nameless download file is: IN_CREATE and nothing else). */
+static void watch_one(const char *how) {
     char bmp[512], log[512], tmp[512], final[512], sub[512];
     pid_t pid;
-    int rc = start_xvfb();
-    if (rc != 0)
-        return rc;
-    tview_join(sub, sizeof(sub), dir, "downloads");
+    printf("--watch, an image %s into the directory\n", how);
+    tview_join(sub, sizeof(sub), dir, how);
     CHECK_INT(mkdir(sub, 0700), 0);
     tview_join(bmp, sizeof(bmp), dir, "watch.bmp");
     tview_join(log, sizeof(log), dir, "watch.log");
@@ -371,18 +400,35 @@ static int test_watch(void) {
                               "--software", "--screenshot", bmp, NULL};
         pid = spawn(argv, log);
     }
-    t_sleep_ms(1500); /* let it start and wait; whether it got that far is not the point */
-    /* The client's way: a dot-file, then a rename. */
-    tview_join(tmp, sizeof(tmp), sub, ".shot.png.part");
+    /* Its watch is in place; the empty directory's rescan that follows it gets a moment. */
+    CHECK(watching(pid, sub, RUN_TIMEOUT_MS));
+    t_sleep_ms(200);
     tview_join(final, sizeof(final), sub, "shot.png");
-    CHECK_INT(tview_write_pattern_png(tmp, IMG_W, IMG_H), 0);
-    CHECK_INT(rename(tmp, final), 0);
-    rc = wait_exit(pid, RUN_TIMEOUT_MS);
+    if (strcmp(how, "rename") == 0) {
+        tview_join(tmp, sizeof(tmp), sub, ".shot.png.part");
+        CHECK_INT(tview_write_pattern_png(tmp, IMG_W, IMG_H), 0);
+        CHECK_INT(rename(tmp, final), 0);
+    } else {
+        tview_join(tmp, sizeof(tmp), dir, "shot-outside.png");
+        CHECK_INT(tview_write_pattern_png(tmp, IMG_W, IMG_H), 0);
+        CHECK_INT(link(tmp, final), 0);
+        unlink(tmp);
+    }
+    int rc = wait_exit(pid, RUN_TIMEOUT_MS);
     CHECK_INT(rc, 0);
     if (rc != 0)
         show_log(log);
     check_screenshot(bmp, 0); /* overlay on, but no sidecar: yellow, not green */
+    unlink(bmp);
     tview_rmdir(sub);
+}
+
+static int test_watch(void) {
+    int rc = start_xvfb();
+    if (rc != 0)
+        return rc;
+    watch_one("rename");
+    watch_one("link");
     stop_xvfb();
     return 0;
 }

@@ -13,9 +13,13 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+/* IN_CREATE: a finished file linked into the directory (as sisp gives a download its name)
+ * raises nothing else. A file created and then written in place may be seen half-written at
+ * its IN_CREATE (or not listed yet, if it does not sniff as an image); its IN_CLOSE_WRITE
+ * rescans, and a changed stamp reloads it. */
 #define WATCH_MASK                                                                                 \
-    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |    \
-     IN_ONLYDIR)
+    (IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF |       \
+     IN_MOVE_SELF | IN_ONLYDIR)
 
 struct sisp_watch {
     int ifd;     /* inotify */
