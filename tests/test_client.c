@@ -2,9 +2,10 @@
  * admission to `all`, POST_IMAGE and live WATCH notifications, downloads checked byte for
  * byte, tampering on the server's disk, groups and removal, a server data directory that
  * holds no plaintext and no private or epoch key, a changed server CA, a changed user key,
- * the shell (in a pseudo-terminal and scripted), error messages, valgrind, and revocation. Every
- * program runs as a child with its output captured and a time limit, so a hang fails the test
- * instead of blocking it.
+ * the shell (in a pseudo-terminal and scripted), error messages, a server that stops
+ * answering, the client and sispd under valgrind, and revocation. Every program runs as a
+ * child with its output captured and a time limit, so a hang fails the test instead of
+ * blocking it.
  *
  * usage: test_client path/to/sispd path/to/sisp   (SISP_TEST_VERBOSE=1 shows every command) */
 #define _GNU_SOURCE /* memmem */
@@ -708,6 +709,17 @@ static void test_seed_flow(void) {
     CHECK_HAS(res.out, "mountain                 alice        all");
 }
 
+/* home downloads name of group to out, byte for byte orig, and LIST --group shows it. */
+static void fetch_listed(const char *home, const char *name, const char *group, const char *out,
+                         const char *orig) {
+    SISP(&res, home, "download", name, "--group", group, "-o", out);
+    CHECK_OK(&res);
+    CHECK(same_file(orig, out));
+    SISP(&res, home, "list", "--group", group);
+    CHECK_OK(&res);
+    CHECK_HAS(res.out, name);
+}
+
 /* ---- 2. WATCH sees every event, and catches up after a gap ---- */
 
 /* POST_IMAGE lines for PREFIX<first..first+n) of tiny.png, then QUIT: a script for alice's
@@ -1124,12 +1136,7 @@ static void test_groups(void) {
     sisp_wipe(&carol, sizeof carol);
     sisp_wipe(&alice, sizeof alice);
 
-    SISP(&res, at("bob"), "download", "fam2", "--group", "fam", "-o", at("t4/bob-fam2.jpg"));
-    CHECK_OK(&res);
-    CHECK(same_file(at("img.jpg"), at("t4/bob-fam2.jpg")));
-    SISP(&res, at("bob"), "list", "--group", "fam");
-    CHECK_OK(&res);
-    CHECK_HAS(res.out, "fam2");
+    fetch_listed(at("bob"), "fam2", "fam", at("t4/bob-fam2.jpg"), at("img.jpg"));
 }
 
 /* ---- 4b. keys of a private group come only from users this home knows ---- */
@@ -1521,6 +1528,61 @@ static void test_valgrind(void) {
     CHECK_FAILS(&res, "no such image", 1); /* the error path too (99 on a leak) */
 }
 
+/* sispd itself under valgrind (memcheck: uninitialised reads, invalid accesses, leaks at
+ * exit), driven by the real client through registration, admission, a live notification,
+ * posts to `all` and a private group, downloads, refusals and a clean SIGTERM. */
+static void test_valgrind_server(void) {
+    if (ASAN_BUILD || access(valgrind_argv[0], X_OK) != 0) {
+        printf("10b. sispd under valgrind: skipped (%s)\n",
+               ASAN_BUILD ? "AddressSanitizer build" : "no valgrind");
+        return;
+    }
+    printf("10b. sispd under valgrind: register, admit, WATCH, POST_IMAGE, GROUP, DOWNLOAD, "
+           "refusals, SIGTERM: exit 0, no memcheck errors, no definite leaks\n");
+    static tserver_t vg;
+    vg.wrap = valgrind_argv;
+    if (ts_start(&vg, sispd_bin, NULL) != 0) {
+        T_FAIL_AT("sispd did not start under valgrind");
+        return;
+    }
+    char vaddr[64];
+    snprintf(vaddr, sizeof vaddr, "127.0.0.1:%d", vg.port);
+    CHECK_INT(mkdir(at("vga"), 0700), 0);
+    CHECK_INT(mkdir(at("vgb"), 0700), 0);
+    SISP(&res, at("vga"), "--server", vaddr, "--fingerprint", vg.fingerprint, "register", "vana");
+    CHECK_OK(&res);
+    SISP(&res, at("vgb"), "--server", vaddr, "--fingerprint", vg.fingerprint, "register", "vbob");
+    CHECK_OK(&res);
+    SISP(&res, at("vga"), "whoami");
+    CHECK_OK(&res);
+    CHECK_HAS(res.err, "admitted vbob");
+
+    bg_t vw;
+    CHECK_INT(bg_start(&vw, at("vgb"), "watch", NULL), 0);
+    /* The post reaches it live or, if it connects later, by its catch-up: the same line. */
+    SISP(&res, at("vga"), "post_image", "vgpic", at("img.png"));
+    CHECK_OK(&res);
+    CHECK(bg_wait_for(&vw, "NEW_IMAGE vgpic vana all", EVENT_MS));
+    SISP(&res, at("vgb"), "download", "vgpic", "-o", at("vgpic.png"));
+    CHECK_OK(&res);
+    CHECK(same_file(at("img.png"), at("vgpic.png")));
+
+    char script[512];
+    snprintf(script, sizeof script,
+             "group create vfam\ngroup add vfam vbob\npost_image vgfam %s --group vfam\nquit\n",
+             at("tiny.png"));
+    SISP_IN(&res, script, at("vga"), "shell");
+    CHECK_OK(&res);
+    fetch_listed(at("vgb"), "vgfam", "vfam", at("vgfam.png"), at("tiny.png"));
+    SISP(&res, at("vgb"), "download", "no-such-image", "-o", at("vgnone.png"));
+    CHECK_FAILS(&res, "no such image", 1);
+    SISP(&res, at("vgb"), "post_image", "vgpic", at("img.png"));
+    CHECK_FAILS(&res, "vgpic", 0); /* the name is taken in `all` */
+    CHECK_INT(bg_stop(&vw), 0);
+    CHECK_INT(ts_stop(&vg), 0); /* valgrind's --error-exitcode is 99 */
+    ts_cleanup(&vg);
+}
+
 /* ---- 5. revocation ---- */
 
 static void test_revoke(void) {
@@ -1605,6 +1667,7 @@ int main(int argc, char **argv) {
     test_errors();
     test_ca_changed();
     test_valgrind();
+    test_valgrind_server();
     test_revoke();
     if (watch.pid > 0)
         bg_stop(&watch);

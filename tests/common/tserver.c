@@ -26,6 +26,8 @@ int ts_start(tserver_t *s, const char *sispd, const char *const *extra) {
     char *argv[32];
     char *copies[32];
     size_t n = 0, nc = 0;
+    for (size_t i = 0; s->wrap && s->wrap[i] && n < 16; i++)
+        argv[n++] = copies[nc++] = strdup(s->wrap[i]);
     argv[n++] = copies[nc++] = strdup(sispd);
     argv[n++] = data_opt;
     argv[n++] = s->dir;
@@ -41,19 +43,19 @@ int ts_start(tserver_t *s, const char *sispd, const char *const *extra) {
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
-        execv(sispd, argv);
+        execv(argv[0], argv);
         perror("execv sispd");
         _exit(127);
     }
     close(out[1]);
     for (size_t i = 0; i < nc; i++)
         free(copies[i]);
-    /* The ready line, within 20 s (first start makes the CA). */
+    /* The ready line, within 20 s (first start makes the CA), 60 s when wrapped. */
     char line[512];
     size_t len = 0;
     struct pollfd p = {out[0], POLLIN, 0};
     while (len < sizeof line - 1) {
-        if (poll(&p, 1, 20000) <= 0)
+        if (poll(&p, 1, s->wrap ? 60000 : 20000) <= 0)
             break;
         ssize_t r = read(out[0], line + len, 1);
         if (r <= 0)
@@ -100,7 +102,7 @@ int ts_stop(tserver_t *s) {
     if (s->pid <= 0)
         return -1;
     kill(s->pid, SIGTERM);
-    int rc = wait_exit(s, 15);
+    int rc = wait_exit(s, s->wrap ? 120 : 15);
     if (rc < 0)
         ts_kill(s);
     return rc;
