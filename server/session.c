@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -823,6 +824,7 @@ static void run_request(sisp_job_t *base, sisp_store_t *st) {
     sisp_session_t *s = j->s;
     const sisp_packet_t *p = j->pkt;
     char group[SISP_GROUPNAME_MAX + 1] = "", user[SISP_USERNAME_MAX + 1] = "";
+    const char *why = NULL; /* the ERROR's message, if not the code's own */
     int rc = 0;
 
     switch (p->type) {
@@ -1053,13 +1055,33 @@ static void run_request(sisp_job_t *base, sisp_store_t *st) {
         }
         break;
     }
+    case SISP_T_DELETE: {
+        /* The owner may delete an image, even after leaving its group; another member is
+         * told it is not theirs; to anyone else it does not exist. */
+        char name[SISP_IMAGENAME_MAX + 1], what[SISP_GROUPNAME_MAX + SISP_IMAGENAME_MAX + 32];
+        sisp_image_rec_t *img = malloc(sizeof *img);
+        cstr(group, sizeof group, p->u.delete.group);
+        cstr(name, sizeof name, p->u.delete.name);
+        rc = img ? sisp_store_image_delete(st, group, name, s->user, img) : SISP_ENOMEM;
+        if (rc == SISP_EPERM && member_ok(st, group, s->user, 0) != 0)
+            rc = SISP_ENOTFOUND;
+        else if (rc == SISP_EPERM)
+            why = "only its owner can delete an image";
+        if (rc == 0) {
+            sisp_ok_t ok = {1};
+            rc = sisp_ok_encode(&j->reply, j->stream, &ok);
+            snprintf(what, sizeof what, "%s/%s id %" PRIu64, group, name, img->id);
+            sisp_store_audit(st, s->user, "image-delete", what);
+        }
+        free(img);
+        break;
+    }
     default:
         rc = SISP_EINTERNAL;
         break;
     }
     /* Only the answers of requests that change nothing can outgrow the smallest max_control
      * (1 KiB): a certificate, a long member list, many grants. */
-    const char *why = NULL;
     if (rc == 0 && !fits_peer(s, j->reply.data, j->reply.len)) {
         rc = SISP_ETOOBIG;
         why = TOO_BIG_FOR_PEER;

@@ -194,6 +194,7 @@ static const char *const MIGRATIONS[] = {
     XX(IMAGES_GROUP, "SELECT " IMAGE_COLS " FROM images i "                                        \
                      "JOIN members m ON m.grp = i.grp AND m.user = ?1 "                            \
                      "WHERE i.grp = ?4 AND i.seq > ?2 ORDER BY i.seq LIMIT ?3")                    \
+    XX(IMAGE_DEL, "DELETE FROM images WHERE id = ?1")                                              \
     XX(BLOB_USED, "SELECT 1 FROM images WHERE blob = ?1")                                          \
     XX(USAGE, "SELECT coalesce(sum(size), 0) FROM images WHERE owner = ?1")                        \
     XX(AUDIT, "INSERT INTO audit (at, actor, event, detail) VALUES (?1, ?2, ?3, ?4)")
@@ -211,6 +212,14 @@ static const char *const STMT_SQL[S_COUNT] = {
 #undef STMT_SQL_ENTRY
 };
 
+/* Blob ids a transaction acts on when it ends, oldest first, and their count when the job and
+ * the op savepoints began. */
+typedef struct {
+    char (*id)[BLOB_ID_LEN + 1];
+    size_t n, cap;
+    size_t job_mark, op_mark;
+} blob_list_t;
+
 struct sisp_store {
     sqlite3 *db;
     sqlite3_stmt *s[S_COUNT];
@@ -219,10 +228,9 @@ struct sisp_store {
     int in_batch;
     int in_job;
     int poisoned; /* the batch's state is unknown: it can only be rolled back */
-    /* Blob ids renamed into blobs/ by the open transaction, oldest first. */
-    char (*renamed)[BLOB_ID_LEN + 1];
-    size_t n_renamed, cap_renamed;
-    size_t job_mark, op_mark; /* n_renamed when the job / op savepoint began */
+    blob_list_t
+        renamed;        /* renamed into blobs/ by the open transaction: unlinked if it rolls back */
+    blob_list_t doomed; /* of the images it deleted: unlinked once it commits */
     char blobs[DIR_MAX + sizeof "/blobs"];
     char tmp[DIR_MAX + sizeof "/blobs/tmp"];
 };
@@ -479,26 +487,33 @@ static int first_row(sqlite3_stmt *s) {
     return rc == SQLITE_DONE ? SISP_ENOTFOUND : sql_err(rc);
 }
 
-/* ---- renamed blobs ---- */
+/* ---- blobs a transaction renamed or deleted ---- */
 
-static int reserve_renamed(sisp_store_t *st) {
-    if (st->n_renamed < st->cap_renamed)
+/* Room for one more id in l. */
+static int reserve(blob_list_t *l) {
+    if (l->n < l->cap)
         return 0;
-    size_t cap = st->cap_renamed ? st->cap_renamed * 2 : 16;
-    void *p = realloc(st->renamed, cap * sizeof st->renamed[0]);
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    void *p = realloc(l->id, cap * sizeof l->id[0]);
     if (p == NULL)
         return SISP_ENOMEM;
-    st->renamed = p;
-    st->cap_renamed = cap;
+    l->id = p;
+    l->cap = cap;
     return 0;
 }
 
 /* Unlinks the blobs renamed since index `from`: their rows were certainly rolled back. */
 static void unlink_renamed(sisp_store_t *st, size_t from) {
-    for (size_t i = from; i < st->n_renamed; i++)
-        unlinkat(st->blobs_fd, st->renamed[i], 0);
-    if (from < st->n_renamed)
-        st->n_renamed = from;
+    for (size_t i = from; i < st->renamed.n; i++)
+        unlinkat(st->blobs_fd, st->renamed.id[i], 0);
+    if (from < st->renamed.n)
+        st->renamed.n = from;
+}
+
+/* Forgets the deletions since index `from`: their rows were rolled back. */
+static void keep_doomed(sisp_store_t *st, size_t from) {
+    if (from < st->doomed.n)
+        st->doomed.n = from;
 }
 
 /* ---- transactions ---- */
@@ -508,33 +523,40 @@ static void rollback_tx(sisp_store_t *st) {
     int rc = sqlite3_get_autocommit(st->db) ? 0 : run(st->s[S_ROLLBACK]);
     if (rc == 0)
         unlink_renamed(st, 0);
-    st->n_renamed = 0;
+    st->renamed.n = 0;
+    keep_doomed(st, 0);
     st->in_batch = st->in_job = st->poisoned = 0;
 }
 
 /* Commits the open transaction with stmt (COMMIT, or RELEASE of the outermost savepoint),
- * after making the renames in it durable. */
+ * after making the renames in it durable; then removes the files of the images it deleted. */
 static int commit_tx(sisp_store_t *st, int stmt) {
-    if (st->n_renamed > 0 && fsync(st->blobs_fd) != 0) {
+    if (st->renamed.n > 0 && fsync(st->blobs_fd) != 0) {
         rollback_tx(st);
         return SISP_EIO;
     }
     int rc = run(st->s[stmt]);
     if (rc != 0) {
-        /* The commit record may or may not be on disk: the renamed files stay, and the next
-         * open keeps or removes each one by what the database holds. */
-        st->n_renamed = 0;
+        /* The commit record may or may not be on disk: the renamed files and those of deleted
+         * images stay, and the next open keeps or removes each one by what the database
+         * holds. */
+        st->renamed.n = 0;
         rollback_tx(st);
         return rc;
     }
-    st->n_renamed = 0;
+    st->renamed.n = 0;
+    /* A crash before these unlinks leaves files no row names: the next open removes them. */
+    for (size_t i = 0; i < st->doomed.n; i++)
+        unlinkat(st->blobs_fd, st->doomed.id[i], 0);
+    st->doomed.n = 0;
     return 0;
 }
 
 /* A savepoint around one function's writes. *outer = 1 if it opened the transaction. */
 static int op_begin(sisp_store_t *st, int *outer) {
     *outer = sqlite3_get_autocommit(st->db) != 0;
-    st->op_mark = st->n_renamed;
+    st->renamed.op_mark = st->renamed.n;
+    st->doomed.op_mark = st->doomed.n;
     return run(st->s[S_OP_SAVE]);
 }
 
@@ -547,9 +569,10 @@ static int op_end(sisp_store_t *st, int outer, int rc) {
         if (rc == 0)
             return 0;
     }
-    if (run(st->s[S_OP_UNDO]) == 0 && run(st->s[S_OP_RELEASE]) == 0)
-        unlink_renamed(st, st->op_mark);
-    else if (outer)
+    if (run(st->s[S_OP_UNDO]) == 0 && run(st->s[S_OP_RELEASE]) == 0) {
+        unlink_renamed(st, st->renamed.op_mark);
+        keep_doomed(st, st->doomed.op_mark);
+    } else if (outer)
         rollback_tx(st);
     else
         st->poisoned = 1;
@@ -564,7 +587,8 @@ int sisp_store_batch_begin(sisp_store_t *st) {
         return rc;
     st->in_batch = 1;
     st->in_job = st->poisoned = 0;
-    st->n_renamed = 0;
+    st->renamed.n = 0;
+    st->doomed.n = 0;
     return 0;
 }
 
@@ -596,7 +620,8 @@ int sisp_store_job_begin(sisp_store_t *st) {
     if (rc != 0)
         return rc;
     st->in_job = 1;
-    st->job_mark = st->n_renamed;
+    st->renamed.job_mark = st->renamed.n;
+    st->doomed.job_mark = st->doomed.n;
     return 0;
 }
 
@@ -605,10 +630,12 @@ void sisp_store_job_end(sisp_store_t *st, int failed) {
         return;
     st->in_job = 0;
     if (failed) {
-        if (run(st->s[S_JOB_UNDO]) == 0)
-            unlink_renamed(st, st->job_mark);
-        else
+        if (run(st->s[S_JOB_UNDO]) == 0) {
+            unlink_renamed(st, st->renamed.job_mark);
+            keep_doomed(st, st->doomed.job_mark);
+        } else {
             st->poisoned = 1;
+        }
     }
     if (run(st->s[S_JOB_RELEASE]) != 0)
         st->poisoned = 1;
@@ -856,7 +883,8 @@ void sisp_store_close(sisp_store_t *st) {
     if (st->blobs_fd >= 0)
         close(st->blobs_fd); /* releases the flock */
     sisp_rng_free(&st->rng);
-    free(st->renamed);
+    free(st->renamed.id);
+    free(st->doomed.id);
     free(st);
 }
 
@@ -1334,7 +1362,7 @@ static int blob_finish(sisp_store_t *st, sisp_blob_t *b, uint64_t size) {
         sisp_store_blob_abort(st, b);
         return rc;
     }
-    memcpy(st->renamed[st->n_renamed++], b->id, BLOB_ID_LEN + 1);
+    memcpy(st->renamed.id[st->renamed.n++], b->id, BLOB_ID_LEN + 1);
     blob_clear(b);
     return 0;
 }
@@ -1385,7 +1413,7 @@ int sisp_store_image_commit(sisp_store_t *st, sisp_blob_t *b, sisp_image_rec_t *
     if (rc == 0)
         rc = ready(st);
     if (rc == 0)
-        rc = reserve_renamed(st);
+        rc = reserve(&st->renamed);
     if (rc == 0)
         rc = op_begin(st, &outer);
     if (rc != 0) {
@@ -1430,6 +1458,31 @@ int sisp_store_image_get(sisp_store_t *st, uint64_t id, const char *group, const
         done(s);
     }
     return rc;
+}
+
+int sisp_store_image_delete(sisp_store_t *st, const char *group, const char *name,
+                            const char *owner, sisp_image_rec_t *out) {
+    if (group == NULL || name == NULL || owner == NULL || too_long(group, SISP_GROUPNAME_MAX) ||
+        too_long(name, SISP_IMAGENAME_MAX))
+        return SISP_EINVAL;
+    int outer = 0, rc = ready(st);
+    if (rc == 0)
+        rc = reserve(&st->doomed);
+    if (rc == 0)
+        rc = op_begin(st, &outer);
+    if (rc != 0)
+        return rc;
+    rc = sisp_store_image_get(st, 0, group, name, NULL, out);
+    if (rc == 0 && strcmp(out->owner, owner) != 0)
+        rc = SISP_EPERM;
+    if (rc == 0) {
+        sqlite3_stmt *s = st->s[S_IMAGE_DEL];
+        rc = bind_u64(s, 1, out->id);
+        rc = rc == SQLITE_OK ? run_changing(st, s) : bind_fail(s, rc);
+    }
+    if (rc == 0)
+        memcpy(st->doomed.id[st->doomed.n++], out->blob, BLOB_ID_LEN + 1);
+    return op_end(st, outer, rc);
 }
 
 int sisp_store_images(sisp_store_t *st, const char *user, const char *group, uint64_t since,

@@ -210,6 +210,12 @@ void sisp_store_blob_path(const sisp_store_t *st, const char *blob, char *out, s
 int sisp_store_images(sisp_store_t *st, const char *user, const char *group, uint64_t since,
                       uint32_t limit, void (*cb)(void *arg, const sisp_image_rec_t *img), void *arg,
                       int *more);
+/* Deletes image name of group if owner posted it (SISP_EPERM if another user did,
+ * SISP_ENOTFOUND if there is none); *out gets its record. The row goes with the open
+ * transaction (or at once, outside one); the ciphertext file is removed once that commits,
+ * and a crash in between leaves a file the next open removes. */
+int sisp_store_image_delete(sisp_store_t *st, const char *group, const char *name,
+                            const char *owner, sisp_image_rec_t *out);
 /* Total ciphertext bytes stored for owner (for quotas). */
 int sisp_store_usage(sisp_store_t *st, const char *owner, uint64_t *bytes);
 uint64_t sisp_store_last_seq(sisp_store_t *st); /* 0 if none, or on error */

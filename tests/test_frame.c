@@ -203,7 +203,7 @@ static void test_header_fields(void) {
         CHECK_ERR(decode_header(&d, 0, SISP_VERSION, SISP_T_PING, flags[i], &n), SISP_EFLAGS);
         CHECK_ERR(d.err, SISP_EFLAGS);
     }
-    const uint8_t types[] = {0x00, 0x08, 0x0f, 0x16, 0x2a, 0x3a, 0x40, 0x7f, 0x80, 0x81, 0xff};
+    const uint8_t types[] = {0x00, 0x08, 0x0f, 0x16, 0x2b, 0x3a, 0x40, 0x7f, 0x80, 0x81, 0xff};
     for (size_t i = 0; i < sizeof types; i++) {
         sisp_decoder_t d;
         size_t n;

@@ -509,8 +509,8 @@ static void test_malformed(void) {
         CHECK_ERR(local_decode(bad.data, bad.len), SISP_EFIELD);
         malformed(&t, &w.alice, &bad, SISP_EFIELD, stream, "with a truncated field header");
     }
-    CHECK_INT(n_types, 18); /* the catalog's AUTH client-to-server types */
-    CHECK_INT(n_missing, 11);
+    CHECK_INT(n_types, 19); /* the catalog's AUTH client-to-server types */
+    CHECK_INT(n_missing, 12);
     printf("test_session: malformed frames: %zu types, %zu with a required field\n", n_types,
            n_missing);
 
@@ -1252,6 +1252,9 @@ static void test_download(tenv_t *t, tenv_world_t *w, const image_t *pic) {
     CHECK(!closing(&z));
     conn_close(&z);
 
+    sisp_image_rec_t *img2 = malloc(sizeof *img2);
+    if (img2 == NULL)
+        abort();
     /* A large image: the session stops reading above its output high-water mark until the
      * client drains, and a second DOWNLOAD meanwhile is EBUSY; CANCEL ends the stream. */
     size_t big_len = 1536 * 1024;
@@ -1322,9 +1325,73 @@ static void test_download(tenv_t *t, tenv_world_t *w, const image_t *pic) {
     CHECK(pong);
     CHECK(!end29);
     CHECK(!closing(&b));
+
+    /* DELETE: bob may not delete alice's pic.png (a member: EPERM, said why); bob.png does
+     * not exist for alice (not in `family`). */
+    sisp_delete_t del_pic = {sisp_slice_str("pic.png"), sisp_slice_str("all")};
+    conn_send(&b, SISP_T_DELETE, 31, &del_pic);
+    p = EXPECT_ERROR(&b, SISP_EPERM, SISP_T_DELETE);
+    CHECK(p &&
+          sisp_slice_eq(p->u.error.message, sisp_slice_str("only its owner can delete an image")));
+    sisp_delete_t del_foreign = {sisp_slice_str("bob.png"), sisp_slice_str("family")};
+    conn_send(&a, SISP_T_DELETE, 33, &del_foreign);
+    EXPECT_ERROR(&a, SISP_ENOTFOUND, SISP_T_DELETE);
+    CHECK_ERR(sisp_store_image_get(t->store, 0, "all", "pic.png", NULL, img2), SISP_OK);
+
+    /* alice deletes big.png while bob's download of it is paused above the high-water mark:
+     * OK, the blob file is gone and her quota freed, and bob's download still ends whole. */
+    char blob_path[600];
+    uint64_t used = 0, used_after = 0;
+    CHECK_ERR(sisp_store_image_get(t->store, 0, "all", "big.png", NULL, img2), SISP_OK);
+    sisp_store_blob_path(t->store, img2->blob, blob_path, sizeof blob_path);
+    CHECK_ERR(sisp_store_usage(t->store, "alice", &used), SISP_OK);
+    conn_send(&b, SISP_T_DOWNLOAD, 35, &dbig);
+    CHECK(sisp_session_output(b.s)->len >= 128 * 1024);
+    sisp_delete_t del_big = {sisp_slice_str("big.png"), sisp_slice_str("all")};
+    conn_send(&a, SISP_T_DELETE, 37, &del_big);
+    p = EXPECT(&a, SISP_T_OK);
+    CHECK(p && p->stream == 37 && p->u.ok.count == 1);
+    CHECK(access(blob_path, F_OK) != 0);
+    CHECK_ERR(sisp_store_usage(t->store, "alice", &used_after), SISP_OK);
+    CHECK_U64(used - used_after, big.cipher.len);
+    sisp_buf_reset(&got);
+    ended = 0;
+    next = 0;
+    while ((p = conn_next(&b, NULL)) != NULL && !ended) {
+        ended = p->type == SISP_T_IMAGE_END;
+        if (p->type == SISP_T_DATA && p->stream == 35 && p->u.data.offset == next) {
+            CHECK_ERR(sisp_buf_append(&got, p->u.data.data.ptr, p->u.data.data.len), SISP_OK);
+            next += p->u.data.data.len;
+        }
+    }
+    CHECK(ended);
+    CHECK_MEM(got.data, got.len, big.cipher.data, big.cipher.len);
+    /* Gone for everyone, the owner included, and not listed; a second DELETE finds nothing. */
+    CHECK_ERR(download(&b, 39, &dbig, NULL, &got, &frames), SISP_ENOTFOUND);
+    CHECK_ERR(download(&a, 41, &dbig, NULL, &got, &frames), SISP_ENOTFOUND);
+    conn_send(&a, SISP_T_DELETE, 43, &del_big);
+    EXPECT_ERROR(&a, SISP_ENOTFOUND, SISP_T_DELETE);
+    sisp_list_t all = {0, sisp_slice_str("all"), 0};
+    conn_send(&b, SISP_T_LIST, 45, &all);
+    p = EXPECT(&b, SISP_T_LIST_RESULT);
+    int listed_pic = 0, listed_big = 0;
+    for (uint32_t i = 0; p != NULL && i < p->u.list_result.n_entries; i++) {
+        listed_pic += sisp_slice_eq(p->u.list_result.entries[i].name, sisp_slice_str("pic.png"));
+        listed_big += sisp_slice_eq(p->u.list_result.entries[i].name, sisp_slice_str("big.png"));
+    }
+    CHECK_INT(listed_pic, 1);
+    CHECK_INT(listed_big, 0);
+    /* The name is free again: the same image posts anew, with a new id. */
+    uint64_t old_id = img2->id;
+    p = upload(&a, 47, &big);
+    CHECK(p && p->type == SISP_T_POSTED && p->u.posted.id != old_id);
+    EXPECT(&b, SISP_T_NOTIFY);
+    EXPECT(&a, SISP_T_NOTIFY);
+    CHECK(!closing(&a) && !closing(&b));
     t->env.cfg.chunk = SISP_CHUNK_DEFAULT;
 
     image_free(&big);
+    free(img2);
     sisp_buf_free(&got);
     sisp_buf_free(&plain);
     conn_close(&a);

@@ -688,6 +688,67 @@ static void test_batches(sisp_store_t *st) {
     CHECK_ERR(sisp_store_user_get(st, "gina", &u), SISP_OK);
 }
 
+/* ---- deleting ---- */
+
+static void test_delete(sisp_store_t *st) {
+    sisp_image_rec_t img, got;
+    char fin[512], fin2[512], fin3[512];
+    uint64_t before = 0, after = 0, seq = sisp_store_last_seq(st);
+    CHECK_ERR(sisp_store_usage(st, "alice", &before), SISP_OK);
+    CHECK_ERR(post(st, "family", "gone.png", "alice", 3000, &img, NULL, fin), SISP_OK);
+    uint64_t id = img.id;
+
+    /* only the owner; an unknown name or group is not found; nothing changes */
+    CHECK_ERR(sisp_store_image_delete(st, "family", "gone.png", "bob", &got), SISP_EPERM);
+    CHECK_ERR(sisp_store_image_delete(st, "family", "nope.png", "alice", &got), SISP_ENOTFOUND);
+    CHECK_ERR(sisp_store_image_delete(st, "nogroup", "gone.png", "alice", &got), SISP_ENOTFOUND);
+    CHECK(exists(fin));
+
+    /* outside a batch: the row and the file at once */
+    CHECK_ERR(sisp_store_image_delete(st, "family", "gone.png", "alice", &got), SISP_OK);
+    CHECK_U64(got.id, id);
+    CHECK(strcmp(got.owner, "alice") == 0);
+    CHECK(!exists(fin));
+    CHECK_ERR(sisp_store_image_get(st, id, NULL, NULL, NULL, &got), SISP_ENOTFOUND);
+    CHECK_ERR(sisp_store_image_get(st, 0, "family", "gone.png", NULL, &got), SISP_ENOTFOUND);
+    CHECK_ERR(sisp_store_usage(st, "alice", &after), SISP_OK);
+    CHECK_U64(after, before);
+    CHECK_ERR(sisp_store_image_delete(st, "family", "gone.png", "alice", &got), SISP_ENOTFOUND);
+    CHECK_U64(sisp_store_last_seq(st), seq + 1); /* a deletion takes no seq */
+    /* the name is free again; the new image has a new id and seq */
+    CHECK_ERR(post(st, "family", "gone.png", "alice", 200, &img, NULL, fin), SISP_OK);
+    CHECK(img.id != id);
+    CHECK_U64(img.seq, seq + 2);
+
+    /* in a batch: the file stays until the commit; an undone job's deletion never happens */
+    CHECK_ERR(post(st, "family", "gone2.png", "alice", 200, &img, NULL, fin2), SISP_OK);
+    CHECK_ERR(post(st, "family", "gone3.png", "alice", 200, &img, NULL, fin3), SISP_OK);
+    CHECK_ERR(sisp_store_batch_begin(st), SISP_OK);
+    CHECK_ERR(sisp_store_job_begin(st), SISP_OK);
+    CHECK_ERR(sisp_store_image_delete(st, "family", "gone.png", "alice", &got), SISP_OK);
+    sisp_store_job_end(st, 0);
+    CHECK_ERR(sisp_store_job_begin(st), SISP_OK);
+    CHECK_ERR(sisp_store_image_delete(st, "family", "gone2.png", "alice", &got), SISP_OK);
+    sisp_store_job_end(st, 1);
+    CHECK(exists(fin) && exists(fin2));
+    CHECK_ERR(sisp_store_batch_commit(st), SISP_OK);
+    CHECK(!exists(fin));
+    CHECK(exists(fin2));
+    CHECK_ERR(sisp_store_image_get(st, 0, "family", "gone2.png", NULL, &got), SISP_OK);
+
+    /* a rolled-back batch deletes nothing */
+    CHECK_ERR(sisp_store_batch_begin(st), SISP_OK);
+    CHECK_ERR(sisp_store_job_begin(st), SISP_OK);
+    CHECK_ERR(sisp_store_image_delete(st, "family", "gone3.png", "alice", &got), SISP_OK);
+    sisp_store_job_end(st, 0);
+    sisp_store_batch_rollback(st);
+    CHECK(exists(fin3));
+    CHECK_ERR(sisp_store_image_get(st, 0, "family", "gone3.png", NULL, &got), SISP_OK);
+    CHECK_ERR(sisp_store_image_delete(st, "family", "gone2.png", "alice", &got), SISP_OK);
+    CHECK_ERR(sisp_store_image_delete(st, "family", "gone3.png", "alice", &got), SISP_OK);
+    CHECK(!exists(fin2) && !exists(fin3));
+}
+
 /* ---- persistence and startup cleanup ---- */
 
 static void test_reopen(sisp_store_t **pst) {
@@ -955,6 +1016,7 @@ int main(void) {
         test_grants(st);
         test_images(st);
         test_batches(st);
+        test_delete(st);
         st = reopen(st);
         if (st != NULL)
             test_reopen(&st);

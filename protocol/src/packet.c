@@ -138,6 +138,12 @@ static const sisp_field_desc_t fields_download[] = {
 };
 SCHEMA(download, sisp_download_t, validate_download);
 
+static const sisp_field_desc_t fields_delete[] = {
+    TEXT(sisp_delete_t, 1, REQ, NAME_IMAGE, name, 0, 0),
+    TEXT(sisp_delete_t, 2, REQ, NAME_GROUP, group, 0, 0),
+};
+SCHEMA(delete, sisp_delete_t, NULL);
+
 #define IMAGE_INFO_FIELDS(st, pre)                                                                 \
     U64(st, 1, REQ, pre id, 1, 0), U64(st, 2, REQ, pre seq, 1, 0),                                 \
         TEXT(st, 3, REQ, NAME_IMAGE, pre name, 0, 0),                                              \

@@ -199,6 +199,12 @@ static void downloads(seed_t *s, const tenv_world_t *w) {
     add(s, SISP_T_DOWNLOAD, 5, &at_end);
     add(s, SISP_T_DOWNLOAD, 7, &foreign);
     add(s, SISP_T_DOWNLOAD, 9, &missing);
+    /* bob's image (not alice's to delete), then her own, then its download: not found. */
+    sisp_delete_t not_hers = {sisp_slice_str("bob.png"), sisp_slice_str("family")};
+    sisp_delete_t hers = {sisp_slice_str("seed.png"), sisp_slice_str("all")};
+    add(s, SISP_T_DELETE, 11, &not_hers);
+    add(s, SISP_T_DELETE, 13, &hers);
+    add(s, SISP_T_DOWNLOAD, 15, &by_name);
 }
 
 int tenv_session_seeds(const char *dir) {

@@ -157,6 +157,10 @@ static void build(void) {
     p->u.download.id = 42;
     p->u.download.offset = 524288;
 
+    p = add("delete", "DELETE", SRV, A, SISP_T_DELETE, 11);
+    p->u.delete.name = S("beach-2026.jpg");
+    p->u.delete.group = S("family");
+
     p = add("image-begin", "IMAGE_BEGIN", CLI, A, SISP_T_IMAGE_BEGIN, 7);
     image_info(&p->u.image_begin.info, 42, "beach-2026.jpg", "alice");
     p->u.image_begin.info.group = S("family");

@@ -86,6 +86,7 @@
     XX(0x27, LIST, list, SISP__A, 0, SISP_STREAM_NONZERO)                                          \
     XX(0x28, LIST_RESULT, list_result, 0, SISP__A, SISP_STREAM_NONZERO)                            \
     XX(0x29, NOTIFY, notify, 0, SISP__A, SISP_STREAM_ZERO)                                         \
+    XX(0x2A, DELETE, delete, SISP__A, 0, SISP_STREAM_NONZERO)                                      \
     XX(0x30, GROUP_CREATE, group_create, SISP__A, 0, SISP_STREAM_NONZERO)                          \
     XX(0x31, GROUP_ADD, group_add, SISP__A, 0, SISP_STREAM_NONZERO)                                \
     XX(0x32, GROUP_REMOVE, group_remove, SISP__A, 0, SISP_STREAM_NONZERO)                          \
@@ -208,6 +209,11 @@ typedef struct {
     sisp_slice_t group; /* 3    narrows a name lookup */
     uint64_t offset;    /* 4    resume from this ciphertext offset */
 } sisp_download_t;
+
+typedef struct {
+    sisp_slice_t name;  /* 1 R  image name */
+    sisp_slice_t group; /* 2 R  its group */
+} sisp_delete_t;
 
 /* An image as listed, notified or announced: the metadata the server may know. */
 typedef struct {
