@@ -18,6 +18,7 @@ enum {
     CF_TRUST,
     CF_REGISTER,
     CF_SHELL,
+    CF_DELETE,
     CF_SCENARIOS
 };
 #define CF_SEL_BOOTSTRAP 0x10 /* the key bootstrap after HELLO */

@@ -366,6 +366,7 @@ static int is_request(uint8_t type) {
     case SISP_T_POST_BEGIN:
     case SISP_T_DOWNLOAD:
     case SISP_T_LIST:
+    case SISP_T_DELETE:
     case SISP_T_GROUP_CREATE:
     case SISP_T_GROUP_ADD:
     case SISP_T_GROUP_REMOVE:
@@ -543,6 +544,9 @@ static void run(sisp_client_t *c, unsigned scenario, uint8_t sel) {
         break;
     case CF_GROUP_CREATE:
         check_rc(c, "GROUP CREATE", sisp_cmd_group_create(c, "club"));
+        break;
+    case CF_DELETE:
+        check_rc(c, "DELETE", sisp_cmd_delete(c, "cat.png", variant ? "family" : NULL));
         break;
     case CF_POST:
         check_rc(c, "POST", sisp_cmd_post(c, "up.png", post_path, variant ? "family" : NULL));

@@ -343,6 +343,15 @@ static int seeds(void) {
     user_cert(3, &bob);
     rc |= save("whoami-fingerprint");
 
+    start(CF_DELETE, 0);
+    hello("alice");
+    ok(1);
+    rc |= save("delete");
+    start(CF_DELETE | CF_SEL_VARIANT, CF_TR_PIECES_16);
+    hello("alice");
+    error(1, SISP_EPERM, "only its owner can delete an image");
+    rc |= save("delete-refused");
+
     start(CF_TRUST, 0);
     hello("alice");
     user_cert(1, &bob);

@@ -865,6 +865,39 @@ static void test_stalled_server(void) {
     stop_watch(want);
 }
 
+/* ---- 3b. DELETE ---- */
+
+static void test_delete(void) {
+    printf("3b. DELETE: only the owner; afterwards not downloadable, not listed, its blob file "
+           "gone, the name free again\n");
+    SISP(&res, at("alice"), "post_image", "oops", at("tiny.png"));
+    CHECK_OK(&res);
+    stored_t st;
+    sqlite3 *db = open_db();
+    CHECK(db != NULL && stored_image(db, "oops", &st) == 0);
+    sqlite3_close(db);
+    CHECK(access(st.blob_path, F_OK) == 0);
+    SISP(&res, at("bob"), "delete", "oops");
+    CHECK_FAILS(&res, "only its owner can delete an image", 1);
+    SISP(&res, at("alice"), "DELETE", "oops", "--group", "all");
+    CHECK_OK(&res);
+    CHECK_HAS(res.out, "deleted oops from all");
+    CHECK(access(st.blob_path, F_OK) != 0);
+    SISP(&res, at("bob"), "download", "oops", "-o", at("t3/oops.png"));
+    CHECK_FAILS(&res, "no such image", 1);
+    CHECK(access(at("t3/oops.png"), F_OK) != 0);
+    SISP(&res, at("bob"), "list", "--group", "all");
+    CHECK_OK(&res);
+    CHECK(strstr(res.out, "oops") == NULL);
+    SISP(&res, at("alice"), "delete", "oops");
+    CHECK_FAILS(&res, "there is no image oops in group all", 1);
+    SISP(&res, at("alice"), "delete", "../oops");
+    CHECK_FAILS(&res, "'../oops'", 1);
+    SISP(&res, at("alice"), "post_image", "oops", at("tiny.png"));
+    CHECK_OK(&res);
+    CHECK(posted(&res, "oops", NULL) > 0);
+}
+
 /* ---- 3. tampering on the server's disk ---- */
 
 static void test_tamper(void) {
@@ -1659,6 +1692,7 @@ int main(int argc, char **argv) {
     test_watch();
     test_stalled_server();
     test_tamper();
+    test_delete();
     test_groups();
     test_private_keys();
     test_home_lock();

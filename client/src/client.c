@@ -998,6 +998,26 @@ int sisp_cmd_list(sisp_client_t *c, const char *group, uint64_t since) {
     return rc;
 }
 
+int sisp_cmd_delete(sisp_client_t *c, const char *name, const char *group) {
+    int rc = sisp__client_image_args(c, name, &group);
+    if (rc != 0)
+        return rc;
+    sisp_delete_t q = {sisp_slice_str(name), sisp_slice_str(group)};
+    const sisp_packet_t *r;
+    char what[SISP_IMAGENAME_MAX + 16];
+    snprintf(what, sizeof what, "DELETE %s", name);
+    rc = request(c, SISP_T_DELETE, &q, SISP_T_OK, &r, what);
+    if (rc == SISP_ENOTFOUND)
+        return sisp_client_fail(c, rc, "DELETE %s: there is no image %s in group %s", name, name,
+                                group);
+    if (rc != 0)
+        return rc;
+    fprintf(c->out, "deleted %s from %s (copies already downloaded stay where they are)\n", name,
+            group);
+    fflush(c->out);
+    return 0;
+}
+
 static void catch_up_entry(sisp_client_t *c, const sisp_image_info_t *e) {
     if (e->seq > c->seen_seq)
         print_event(c, e);
@@ -1278,6 +1298,21 @@ int sisp__client_epoch_key(sisp_client_t *c, const char *group, uint32_t epoch, 
 
 int sisp__client_need_identity(sisp_client_t *c) {
     return need_identity(c);
+}
+
+int sisp__client_image_args(sisp_client_t *c, const char *name, const char **group) {
+    int rc = need_identity(c);
+    if (rc != 0)
+        return rc;
+    if (*group == NULL)
+        *group = "all";
+    if (sisp_check_imagename(name, strlen(name)) != 0)
+        return sisp_client_fail(c, SISP_EIMAGENAME, "'%s': %s", name,
+                                sisp_strerror(SISP_EIMAGENAME));
+    if (sisp_check_groupname(*group, strlen(*group)) != 0)
+        return sisp_client_fail(c, SISP_EGROUPNAME, "'%s': %s", *group,
+                                sisp_strerror(SISP_EGROUPNAME));
+    return 0;
 }
 
 int sisp__client_in_group(sisp_client_t *c, const char *group) {

@@ -10,6 +10,9 @@ int sisp__client_user(sisp_client_t *c, const char *user, sisp_known_t *k);
 int sisp__client_epoch_key(sisp_client_t *c, const char *group, uint32_t epoch, uint32_t *got,
                            uint8_t key[SISP_KEY_SIZE]);
 int sisp__client_need_identity(sisp_client_t *c);
+/* Before a request about image `name` in *group: an identity and valid names; a NULL *group
+ * becomes "all". 0, or the error said in c->why. */
+int sisp__client_image_args(sisp_client_t *c, const char *name, const char **group);
 /* 1 if I am a member of group, 0 if not, or an error; c->why is left alone. */
 int sisp__client_in_group(sisp_client_t *c, const char *group);
 

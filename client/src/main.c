@@ -52,6 +52,7 @@ static const char usage_global[] =
     "  DOWNLOAD <name> [-o PATH] [--group G]     download, verify and decrypt an image\n"
     "  DISPLAY <name> [--group G]                download (again), verify, open sisp-view\n"
     "  LIST [--group G] [--since SEQ]            list images\n"
+    "  DELETE <name> [--group G]                 delete an image you posted\n"
     "  WATCH                                     print NEW_IMAGE lines as images are posted\n"
     "  GROUP CREATE <g> | ADD <g> <user> | REMOVE <g> <user> | LIST [<g>]\n"
     "  WHOAMI                                    who you are, on which server\n"
@@ -90,6 +91,10 @@ static const cmd_t commands[] = {
      "DISPLAY <image_name> [--group G]\n"
      "  Downloads and verifies into the home's images/, then opens sisp-view."},
     {"list", 0, 0, "LIST [--group G] [--since SEQ]\n  Lists images, oldest first."},
+    {"delete", 1, 1,
+     "DELETE <image_name> [--group G]\n"
+     "  Deletes an image you posted from the server (group default all). Copies\n"
+     "  members already downloaded stay theirs."},
     {"watch", 0, 0,
      "WATCH\n"
      "  Prints `NEW_IMAGE <name> <owner> <group> <size>` for each new image,\n"
@@ -218,6 +223,8 @@ static int run(sisp_client_t *c, int argc, char **argv, int in_shell) {
         return sisp_cmd_display(c, a.pos[0], a.group);
     if (strcmp(n, "list") == 0)
         return sisp_cmd_list(c, a.group, since);
+    if (strcmp(n, "delete") == 0)
+        return sisp_cmd_delete(c, a.pos[0], a.group);
     if (strcmp(n, "group") == 0)
         return cmd_group(c, &a);
     if (strcmp(n, "whoami") == 0)

@@ -145,17 +145,9 @@ static int seal_pass(sisp_client_t *c, int fd, const sisp_seal_params_t *sp,
 }
 
 int sisp_cmd_post(sisp_client_t *c, const char *name, const char *path, const char *group) {
-    int rc = sisp__client_need_identity(c);
+    int rc = sisp__client_image_args(c, name, &group);
     if (rc != 0)
         return rc;
-    if (group == NULL)
-        group = "all";
-    if (sisp_check_imagename(name, strlen(name)) != 0)
-        return sisp_client_fail(c, SISP_EIMAGENAME, "'%s': %s", name,
-                                sisp_strerror(SISP_EIMAGENAME));
-    if (sisp_check_groupname(group, strlen(group)) != 0)
-        return sisp_client_fail(c, SISP_EGROUPNAME, "'%s': %s", group,
-                                sisp_strerror(SISP_EGROUPNAME));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat stt;
     if (fd < 0)

@@ -100,6 +100,8 @@ int sisp_cmd_download(sisp_client_t *c, const char *name, const char *group, con
                       int overwrite, int info);
 int sisp_cmd_display(sisp_client_t *c, const char *name, const char *group);
 int sisp_cmd_list(sisp_client_t *c, const char *group, uint64_t since);
+/* Deletes one's own image from the server (group NULL: all). */
+int sisp_cmd_delete(sisp_client_t *c, const char *name, const char *group);
 int sisp_cmd_group_create(sisp_client_t *c, const char *group);
 int sisp_cmd_group_add(sisp_client_t *c, const char *group, const char *user);
 int sisp_cmd_group_remove(sisp_client_t *c, const char *group, const char *user);
