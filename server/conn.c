@@ -551,6 +551,7 @@ static void env_notify_user(sisp_env_t *env, const char *user, const uint8_t *f,
 
 static void fanout_run(sisp_job_t *job, sisp_store_t *st) {
     fanout_job_t *j = (fanout_job_t *)job;
+    /* Pending members are members: they are told like the others. */
     job->rc = sisp_store_members(st, j->group, sisp_members_add, &j->members);
     if (job->rc == 0 && j->members.failed)
         job->rc = SISP_ENOMEM; /* a partial list: as for the commit's, not pushed */

@@ -714,8 +714,10 @@ static void groups_cb(void *arg, const sisp_group_rec_t *g) {
 
 static void members_cb(void *arg, const char *user, int pending) {
     glist_ctx_t *c = arg;
-    if (c->res->n_members >= SISP_MEMBERS_MAX)
+    if (c->res->n_members >= SISP_MEMBERS_MAX) {
+        c->res->more = 1; /* the page asked one more than it holds: another page follows */
         return;
+    }
     snprintf(c->members[c->res->n_members], SISP_USERNAME_MAX + 1, "%s", user);
     sisp_slice_t name = sisp_slice_str(c->members[c->res->n_members]);
     c->res->members[c->res->n_members++] = name;
@@ -894,14 +896,31 @@ static void run_request(sisp_job_t *base, sisp_store_t *st) {
         rc = c.res && c.groups && c.members ? 0 : SISP_ENOMEM;
         if (rc == 0 && p->u.group_list.group.len > 0) {
             cstr(group, sizeof group, p->u.group_list.group);
+            cstr(user, sizeof user, p->u.group_list.after);
             rc = member_ok(st, group, s->user, 0);
             if (rc == 0)
-                rc = sisp_store_members(st, group, members_cb, &c);
+                rc = sisp_store_members_page(st, group, user, SISP_MEMBERS_MAX + 1, members_cb, &c);
         } else if (rc == 0) {
             rc = sisp_store_groups_of(st, s->user, groups_cb, &c);
         }
         if (rc == 0)
             rc = sisp_group_list_result_encode(&j->reply, j->stream, c.res);
+        /* A page of members the client's max_control cannot take is cut short (pending
+         * entries go with their members); the rest is the next page. */
+        while (rc == 0 && c.res->n_members > 1 && !fits_peer(s, j->reply.data, j->reply.len)) {
+            uint32_t n = c.res->n_members;
+            size_t keep = (size_t)n * s->peer_max_control / (j->reply.len - SISP_HEADER_SIZE);
+            c.res->n_members = (uint32_t)(keep >= n ? n - 1 : keep > 0 ? keep : 1);
+            c.res->more = 1;
+            uint32_t k = 0;
+            for (uint32_t i = 0; i < c.res->n_pending; i++)
+                if (strcmp((const char *)c.res->pending[i].ptr,
+                           (const char *)c.res->members[c.res->n_members - 1].ptr) <= 0)
+                    c.res->pending[k++] = c.res->pending[i];
+            c.res->n_pending = k;
+            sisp_buf_reset(&j->reply);
+            rc = sisp_group_list_result_encode(&j->reply, j->stream, c.res);
+        }
         free(c.res);
         free(c.groups);
         free(c.members);

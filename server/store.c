@@ -171,6 +171,8 @@ static const char *const MIGRATIONS[] = {
     XX(MEMBER_REMOVE, "DELETE FROM members WHERE grp = ?1 AND user = ?2")                          \
     XX(MEMBER_GET, "SELECT pending FROM members WHERE grp = ?1 AND user = ?2")                     \
     XX(MEMBERS, "SELECT user, pending FROM members WHERE grp = ?1 ORDER BY user")                  \
+    XX(MEMBERS_PAGE, "SELECT user, pending FROM members WHERE grp = ?1 AND user > ?2 "             \
+                     "ORDER BY user LIMIT ?3")                                                     \
     XX(GROUPS_OF, "SELECT " GROUP_COLS " FROM members m JOIN groups g ON g.name = m.grp "          \
                   "WHERE m.user = ?1 ORDER BY g.name")                                             \
     XX(GRANT_PUT, "INSERT INTO grants (" GRANT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) "           \
@@ -1153,11 +1155,22 @@ int sisp_store_is_member(sisp_store_t *st, const char *group, const char *user, 
 
 int sisp_store_members(sisp_store_t *st, const char *group,
                        void (*cb)(void *arg, const char *user, int pending), void *arg) {
+    return sisp_store_members_page(st, group, NULL, 0, cb, arg);
+}
+
+int sisp_store_members_page(sisp_store_t *st, const char *group, const char *after, uint32_t limit,
+                            void (*cb)(void *arg, const char *user, int pending), void *arg) {
     int rc = ready(st);
     if (rc != 0)
         return rc;
-    sqlite3_stmt *s = st->s[S_MEMBERS];
-    if ((rc = bind_text(s, 1, group)) != SQLITE_OK)
+    int paged = after != NULL || limit != 0;
+    sqlite3_stmt *s = st->s[paged ? S_MEMBERS_PAGE : S_MEMBERS];
+    rc = bind_text(s, 1, group);
+    if (rc == SQLITE_OK && paged)
+        rc = bind_text(s, 2, after ? after : "");
+    if (rc == SQLITE_OK && paged)
+        rc = bind_i64(s, 3, limit ? (int64_t)limit : -1);
+    if (rc != SQLITE_OK)
         return bind_fail(s, rc);
     row_t r = {s, 0};
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1170,40 +1183,6 @@ int sisp_store_members(sisp_store_t *st, const char *group,
     }
     done(s);
     return r.err ? r.err : rc == SQLITE_DONE ? 0 : sql_err(rc);
-}
-
-void sisp_members_add(void *members, const char *user, int pending) {
-    sisp_members_t *m = members;
-    (void)pending; /* pending members are members: told like the others */
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        void *p = realloc(m->names, cap * sizeof *m->names);
-        if (p == NULL) {
-            m->failed = 1;
-            return;
-        }
-        m->names = p;
-        m->cap = cap;
-    }
-    snprintf(m->names[m->n++], SISP_USERNAME_MAX + 1, "%s", user);
-}
-
-static int cmp_name(const void *a, const void *b) {
-    return strcmp(a, b);
-}
-
-void sisp_members_sort(sisp_members_t *m) {
-    if (m->n > 1)
-        qsort(m->names, m->n, sizeof *m->names, cmp_name);
-}
-
-int sisp_members_has(const sisp_members_t *m, const char *user) {
-    return m->n > 0 && bsearch(user, m->names, m->n, sizeof *m->names, cmp_name) != NULL;
-}
-
-void sisp_members_free(sisp_members_t *m) {
-    free(m->names);
-    memset(m, 0, sizeof *m);
 }
 
 int sisp_store_groups_of(sisp_store_t *st, const char *user,

@@ -120,20 +120,14 @@ int sisp_store_member_set_pending(sisp_store_t *st, const char *group, const cha
 int sisp_store_member_remove(sisp_store_t *st, const char *group, const char *user);
 /* 1 member, 0 not, or a negative error; *pending if non-NULL. */
 int sisp_store_is_member(sisp_store_t *st, const char *group, const char *user, int *pending);
-/* A group's member names, collected by sisp_store_members with sisp_members_add as callback
- * (on the store thread), then used on the loop. `failed`: a name could not be kept. */
-typedef struct {
-    char (*names)[SISP_USERNAME_MAX + 1];
-    size_t n, cap;
-    int failed;
-} sisp_members_t;
-void sisp_members_add(void *members, const char *user, int pending);
-int sisp_members_has(const sisp_members_t *m, const char *user); /* after sisp_members_sort */
-void sisp_members_sort(sisp_members_t *m);
-void sisp_members_free(sisp_members_t *m); /* and empties it for reuse */
-
+/* (sisp_members_t, in sisp/names.h, collects what sisp_store_members lists: on the store
+ * thread, then used on the loop.) */
 int sisp_store_members(sisp_store_t *st, const char *group,
                        void (*cb)(void *arg, const char *user, int pending), void *arg);
+/* The same for the members whose names sort after `after` (NULL: from the first), at most
+ * limit of them (0: all). */
+int sisp_store_members_page(sisp_store_t *st, const char *group, const char *after, uint32_t limit,
+                            void (*cb)(void *arg, const char *user, int pending), void *arg);
 int sisp_store_groups_of(sisp_store_t *st, const char *user,
                          void (*cb)(void *arg, const sisp_group_rec_t *g), void *arg);
 

@@ -303,6 +303,23 @@ static int seeds(void) {
     members(1, 1, 1);
     rc |= save("group-list-members");
 
+    /* Two pages: alice and bob, then (after bob) carol, pending. */
+    start(CF_GROUP_LIST | CF_SEL_VARIANT, CF_TR_PIECES_16);
+    hello("alice");
+    {
+        static sisp_group_list_result_t g1, g2;
+        memset(&g1, 0, sizeof g1);
+        memset(&g2, 0, sizeof g2);
+        g1.members[g1.n_members++] = sisp_slice_str("alice");
+        g1.members[g1.n_members++] = sisp_slice_str("bob");
+        g1.more = 1;
+        add(SISP_T_GROUP_LIST_RESULT, 1, &g1);
+        g2.members[g2.n_members++] = sisp_slice_str("carol");
+        g2.pending[g2.n_pending++] = sisp_slice_str("carol");
+        add(SISP_T_GROUP_LIST_RESULT, 3, &g2);
+    }
+    rc |= save("group-list-members-paged");
+
     start(CF_GROUP_ADD, 0);
     hello("alice");
     user_cert(1, &bob);

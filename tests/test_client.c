@@ -1616,6 +1616,83 @@ static void test_valgrind_server(void) {
     ts_cleanup(&vg);
 }
 
+/* ---- 11. a group larger than one GROUP_LIST page ---- */
+
+#define CROWD 260 /* more than SISP_MEMBERS_MAX (256) and SISP_GRANTS_MAX (256) */
+
+/* The first column of the first row of sql on dir's database, or -1. */
+static long long db_value(const char *dir, const char *sql) {
+    char path[300];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    long long v = -1;
+    snprintf(path, sizeof path, "%s/sisp.db", dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void test_big_group(void) {
+    printf("11. %d users: GROUP LIST pages through all of them; GROUP REMOVE from a group of %d "
+           "grants the new epoch to every one left (a GROUP_REMOVE, then KEY_GRANT)\n",
+           CROWD, CROWD);
+    static tserver_t crowd;
+    const char *opts[] = {"--register-rate", "1000", NULL};
+    if (ts_start(&crowd, sispd_bin, opts) != 0) {
+        T_FAIL_AT("the crowd's sispd did not start");
+        return;
+    }
+    char caddr[64];
+    snprintf(caddr, sizeof caddr, "127.0.0.1:%d", crowd.port);
+    CHECK_INT(mkdir(at("boss"), 0700), 0);
+    SISP(&res, at("boss"), "--server", caddr, "--fingerprint", crowd.fingerprint, "register",
+         "boss");
+    CHECK_OK(&res);
+    static tc_user_t u;
+    int registered = 0;
+    for (int i = 0; i < CROWD; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "crowd-%03d", i);
+        registered += tc_register(crowd.port, crowd.ca, crowd.ca_len, name, NULL, &u) == 0;
+    }
+    CHECK_INT(registered, CROWD);
+
+    /* Every one of them, once, whatever the page size. */
+    SISP(&res, at("boss"), "group", "list", "all");
+    CHECK_OK(&res);
+    int listed = 0;
+    for (const char *p = res.out; (p = strstr(p, "crowd-")) != NULL; p++)
+        listed++;
+    CHECK_INT(listed, CROWD);
+    CHECK_HAS(res.out, "crowd-000");
+    CHECK_HAS(res.out, "crowd-259");
+
+    /* boss and CROWD - 1 of them in `big`; one leaves: CROWD - 1 stay, all with the new key. */
+    static char script[CROWD * 40 + 64];
+    size_t k = (size_t)snprintf(script, sizeof script, "group create big\n");
+    for (int i = 0; i < CROWD - 1; i++)
+        k += (size_t)snprintf(script + k, sizeof script - k, "group add big crowd-%03d\n", i);
+    snprintf(script + k, sizeof script - k, "quit\n");
+    SISP_IN(&res, script, at("boss"), "shell");
+    CHECK_OK(&res);
+    CHECK_INT(db_value(crowd.dir, "SELECT count(*) FROM members WHERE grp = 'big'"), CROWD);
+    SISP(&res, at("boss"), "group", "remove", "big", "crowd-100");
+    CHECK_OK(&res);
+    CHECK_HAS(res.out, "removed crowd-100 from big");
+    CHECK_INT(db_value(crowd.dir, "SELECT count(*) FROM members WHERE grp = 'big'"), CROWD - 1);
+    CHECK_INT(db_value(crowd.dir, "SELECT count(*) FROM members WHERE grp = 'big' AND pending"), 0);
+    CHECK_INT(db_value(crowd.dir, "SELECT count(*) FROM grants WHERE grp = 'big' AND epoch = 2"),
+              CROWD - 1);
+    CHECK_INT(db_value(crowd.dir, "SELECT count(*) FROM grants WHERE grp = 'big' AND epoch = 2 "
+                                  "AND user = 'crowd-100'"),
+              0);
+    CHECK_INT(ts_stop(&crowd), 0);
+    ts_cleanup(&crowd);
+}
+
 /* ---- 5. revocation ---- */
 
 static void test_revoke(void) {
@@ -1702,6 +1779,7 @@ int main(int argc, char **argv) {
     test_ca_changed();
     test_valgrind();
     test_valgrind_server();
+    test_big_group();
     test_revoke();
     if (watch.pid > 0)
         bg_stop(&watch);

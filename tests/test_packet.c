@@ -1135,6 +1135,24 @@ static void test_names_and_text(void) {
     sisp_buf_free(&pl);
 }
 
+/* GROUP_LIST's `after` pages through a group's members: it needs the group. */
+static void test_group_list_after(void) {
+    sisp_buf_t pl;
+    sisp_buf_init(&pl, 0);
+    put_str(&pl, 2, SISP_W_TEXT, "alice");
+    CHECK_ERR(dec(SISP_T_GROUP_LIST, 1, &pl), SISP_EMISSING);
+    put_str(&pl, 1, SISP_W_TEXT, "family");
+    CHECK_ERR(dec(SISP_T_GROUP_LIST, 1, &pl), 0);
+    CHECK(t_mem_eq(got.u.group_list.after.ptr, got.u.group_list.after.len, "alice", 5));
+    sisp_group_list_t q = {SISP_SLICE_NULL, sisp_slice_str("alice")};
+    sisp_buf_t out;
+    sisp_buf_init(&out, 0);
+    CHECK_ERR(sisp_group_list_encode(&out, 1, &q), SISP_EMISSING);
+    CHECK_U64(out.len, 0);
+    sisp_buf_free(&out);
+    sisp_buf_free(&pl);
+}
+
 static void test_download(void) {
     sisp_buf_t pl;
     sisp_buf_init(&pl, 0);
@@ -1624,6 +1642,7 @@ int main(void) {
     test_too_many();
     test_names_and_text();
     test_download();
+    test_group_list_after();
     test_data_in_place();
     test_streams();
     test_encoder_refuses();

@@ -1459,6 +1459,54 @@ static void small_limits_list(conn_t *c, char names[N_LONG][SISP_IMAGENAME_MAX +
         CHECK_INT(got[k], 1);
 }
 
+typedef struct {
+    size_t members, pending;
+} member_count_t;
+
+static void count_member(void *arg, const char *user, int pending) {
+    member_count_t *m = arg;
+    (void)user;
+    m->members++;
+    m->pending += pending != 0;
+}
+
+/* Every member of group, a GROUP_LIST page at a time (`after` = the last name of the page
+ * before), in strictly increasing order; *pages and the size of the first page. */
+static member_count_t list_members(conn_t *c, const char *group, size_t *pages,
+                                   size_t *first_page) {
+    member_count_t n = {0, 0};
+    char after[SISP_USERNAME_MAX + 1] = "";
+    *pages = *first_page = 0;
+    for (int more = 1; more && *pages < 1000;) {
+        sisp_group_list_t q = {sisp_slice_str(group), sisp_slice_str(after)};
+        conn_send(c, SISP_T_GROUP_LIST, 7, &q);
+        const sisp_packet_t *p = EXPECT(c, SISP_T_GROUP_LIST_RESULT);
+        if (p == NULL)
+            break;
+        const sisp_group_list_result_t *r = &p->u.group_list_result;
+        if ((*pages)++ == 0)
+            *first_page = r->n_members;
+        CHECK(r->n_members >= 1);
+        for (uint32_t i = 0; i < r->n_members; i++) {
+            char name[SISP_USERNAME_MAX + 1];
+            snprintf(name, sizeof name, "%.*s", (int)r->members[i].len,
+                     (const char *)r->members[i].ptr);
+            CHECK(strcmp(name, after) > 0);
+            snprintf(after, sizeof after, "%s", name);
+            n.members++;
+        }
+        for (uint32_t i = 0; i < r->n_pending; i++) {
+            int listed = 0; /* a pending entry is one of the page's members */
+            for (uint32_t k = 0; k < r->n_members && !listed; k++)
+                listed = sisp_slice_eq(r->pending[i], r->members[k]);
+            CHECK(listed);
+        }
+        n.pending += r->n_pending;
+        more = r->more;
+    }
+    return n;
+}
+
 /* The server keeps to the max_control of the client's HELLO: a LIST page is cut to fit (the
  * rest is the next page), an answer that cannot be cut is ERROR ETOOBIG and the connection
  * goes on, a push too large is not sent, and a REGISTERED too large stores nothing. The
@@ -1497,23 +1545,33 @@ static void test_small_limits(void) {
     CHECK_ERR(download(&c, 4, &d, &im[3], &got, &frames), SISP_OK);
     CHECK_MEM(got.data, got.len, im[3].cipher.data, im[3].cipher.len);
 
-    /* `all` with 40 more members: its member list is over 1 KiB and cannot be paged. */
-    for (int i = 0; i < 40; i++) {
+    /* `all` with 300 more members, every third pending: over SISP_MEMBERS_MAX, and far over
+     * 1 KiB. Both clients page through all of them with `after`; the small client's pages
+     * are cut to fit its max_control. */
+    for (int i = 0; i < 300; i++) {
         char name[SISP_USERNAME_MAX + 1];
-        uint8_t seed[SISP_KEY_SIZE] = {(uint8_t)i, 0x5a};
+        uint8_t seed[SISP_KEY_SIZE] = {(uint8_t)i, (uint8_t)(i >> 8), 0x5a};
         tenv_user_t u;
-        snprintf(name, sizeof name, "member-with-a-long-name-%02d", i);
+        snprintf(name, sizeof name, "member-with-a-long-name-%03d", i);
         CHECK_ERR(tenv_user_add(&t, name, seed, &u), SISP_OK);
-        CHECK_ERR(sisp_store_member_add(t.store, "all", name, 0), SISP_OK);
+        CHECK_ERR(sisp_store_member_add(t.store, "all", name, i % 3 == 0), SISP_OK);
     }
-    sisp_group_list_t gl = {sisp_slice_str("all")};
-    conn_send(&a, SISP_T_GROUP_LIST, 5, &gl);
-    EXPECT(&a, SISP_T_GROUP_LIST_RESULT);
-    CHECK(a.peer.cur.len > SISP_HEADER_SIZE + SMALL_CONTROL);
-    conn_send(&c, SISP_T_GROUP_LIST, 5, &gl);
-    const sisp_packet_t *p = EXPECT_ERROR(&c, SISP_ETOOBIG, SISP_T_GROUP_LIST);
-    CHECK(p && p->stream == 5 &&
-          memmem(p->u.error.message.ptr, p->u.error.message.len, "max_control", 11) != NULL);
+    size_t want_members = 0, want_pending = 0;
+    member_count_t mc = {0, 0};
+    CHECK_ERR(sisp_store_members(t.store, "all", count_member, &mc), SISP_OK);
+    want_members = mc.members;
+    want_pending = mc.pending;
+    CHECK(want_members > SISP_MEMBERS_MAX);
+    size_t pages = 0, first_page = 0;
+    member_count_t got_a = list_members(&a, "all", &pages, &first_page);
+    CHECK_U64(got_a.members, want_members);
+    CHECK_U64(got_a.pending, want_pending);
+    CHECK_U64(pages, 2);
+    CHECK_U64(first_page, SISP_MEMBERS_MAX);
+    member_count_t got_c = list_members(&c, "all", &pages, &first_page);
+    CHECK_U64(got_c.members, want_members);
+    CHECK_U64(got_c.pending, want_pending);
+    CHECK(pages >= want_members * 30 / SMALL_CONTROL);
     CHECK(!closing(&c));
     sisp_whoami_t who = {0};
     conn_send(&c, SISP_T_WHOAMI, 6, &who);
@@ -1559,7 +1617,7 @@ static void test_small_limits(void) {
     t.env.cfg.register_per_min = 1000;
     conn_open(&c, &t, NULL);
     hello_limits(&c, SMALL_CONTROL, 0);
-    p = do_register(&c, &w.carol, NULL, 1);
+    const sisp_packet_t *p = do_register(&c, &w.carol, NULL, 1);
     CHECK(p != NULL);
     if (p != NULL && p->type == SISP_T_ERROR) {
         CHECK_ERR(reply_err(p), SISP_ETOOBIG);

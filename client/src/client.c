@@ -695,26 +695,71 @@ static int admit(sisp_client_t *c, const char *group, const char *user) {
     return rc;
 }
 
+/* Calls cb for every member of group, in name order, a GROUP_LIST page at a time (a page holds
+ * at most SISP_MEMBERS_MAX, and less for a small max_control). */
+typedef void (*member_cb)(void *arg, const char *user, int pending);
+static int each_member(sisp_client_t *c, const char *group, const char *what, member_cb cb,
+                       void *arg) {
+    char after[SISP_USERNAME_MAX + 1] = "";
+    for (;;) {
+        sisp_group_list_t q = {sisp_slice_str(group), sisp_slice_str(after)};
+        const sisp_packet_t *r;
+        int rc = request(c, SISP_T_GROUP_LIST, &q, SISP_T_GROUP_LIST_RESULT, &r, what);
+        if (rc != 0)
+            return rc;
+        const sisp_group_list_result_t *l = &r->u.group_list_result;
+        char name[SISP_USERNAME_MAX + 1];
+        for (uint32_t i = 0; i < l->n_members; i++) {
+            int pending = 0;
+            for (uint32_t j = 0; j < l->n_pending && !pending; j++)
+                pending = sisp_slice_eq(l->members[i], l->pending[j]);
+            snprintf(name, sizeof name, "%.*s", (int)l->members[i].len,
+                     (const char *)l->members[i].ptr);
+            /* Pages must move forward: a server that repeats itself would loop forever. */
+            if (strcmp(name, after) <= 0)
+                return sisp_client_fail(c, SISP_EPROTO, "%s: the server listed %s out of order",
+                                        what, name);
+            cb(arg, name, pending);
+            snprintf(after, sizeof after, "%s", name);
+        }
+        if (!l->more)
+            return 0;
+        if (l->n_members == 0)
+            return sisp_client_fail(c, SISP_EPROTO,
+                                    "%s: the server promised more members "
+                                    "and listed none",
+                                    what);
+    }
+}
+
+typedef struct {
+    sisp_client_t *c;
+    int me_pending;
+} pending_scan_t;
+
+static void queue_admission(void *arg, const char *user, int pending) {
+    pending_scan_t *ps = arg;
+    sisp_client_t *c = ps->c;
+    if (!pending)
+        return;
+    if (strcmp(user, c->user) == 0) {
+        ps->me_pending = 1;
+    } else if (c->n_admit < SISP_ADMIT_QUEUE) { /* the rest: at the next connection */
+        sisp_admit_t *a = &c->admit[c->n_admit++];
+        snprintf(a->group, sizeof a->group, "all");
+        snprintf(a->user, sizeof a->user, "%s", user);
+    }
+}
+
 /* On connect: make `all`'s first key if nobody has (we are its first member), then admit
  * whoever is pending in `all`. */
 static int bootstrap_keys(sisp_client_t *c) {
-    sisp_group_list_t q = {sisp_slice_str("all")};
+    pending_scan_t ps = {c, 0};
     const sisp_packet_t *r;
-    int rc = request(c, SISP_T_GROUP_LIST, &q, SISP_T_GROUP_LIST_RESULT, &r, "listing all");
+    int rc = each_member(c, "all", "listing all", queue_admission, &ps);
     if (rc != 0)
         return rc;
-    const sisp_group_list_result_t *gl = &r->u.group_list_result;
-    int me_pending = 0;
-    for (uint32_t i = 0; i < gl->n_pending; i++) {
-        if (sisp_slice_eq(gl->pending[i], sisp_slice_str(c->user)))
-            me_pending = 1;
-        else if (c->n_admit < SISP_ADMIT_QUEUE && gl->pending[i].len <= SISP_USERNAME_MAX) {
-            sisp_admit_t *a = &c->admit[c->n_admit++];
-            snprintf(a->group, sizeof a->group, "all");
-            memcpy(a->user, gl->pending[i].ptr, gl->pending[i].len);
-            a->user[gl->pending[i].len] = '\0';
-        }
-    }
+    int me_pending = ps.me_pending;
     if (!me_pending) {
         /* A member of `all` who is not pending and was granted nothing: `all` has no key yet.
          * Only the count matters here, so the grants are neither verified nor opened. */
@@ -1112,29 +1157,24 @@ int sisp_cmd_group_remove(sisp_client_t *c, const char *group, const char *user)
     int rc = check_group_user(c, group, user, "GROUP REMOVE");
     if (rc != 0)
         return rc;
-    /* The members who stay, and the current epoch. */
-    sisp_group_list_t lq = {sisp_slice_str(group)};
-    const sisp_packet_t *r;
-    rc = request(c, SISP_T_GROUP_LIST, &lq, SISP_T_GROUP_LIST_RESULT, &r, "GROUP LIST");
-    if (rc != 0)
-        return rc;
-    uint32_t n_members = r->u.group_list_result.n_members;
-    char(*members)[SISP_USERNAME_MAX + 1] = calloc(SISP_MEMBERS_MAX, sizeof *members);
-    if (members == NULL)
-        return sisp_client_fail(c, SISP_ENOMEM, "out of memory");
+    /* The members who stay (every page), and the current epoch. */
+    sisp_members_t m = {0};
+    rc = each_member(c, group, "GROUP LIST", sisp_members_add, &m);
+    if (rc == 0 && m.failed)
+        rc = sisp_client_fail(c, SISP_ENOMEM, "out of memory");
     int found = 0;
-    for (uint32_t i = 0; i < n_members; i++) {
-        sisp_slice_t m = r->u.group_list_result.members[i];
-        memcpy(members[i], m.ptr, m.len);
-        found |= strcmp(members[i], user) == 0;
-    }
-    uint32_t epoch = 0;
+    for (size_t i = 0; rc == 0 && i < m.n; i++)
+        found |= strcmp(m.names[i], user) == 0;
+    const sisp_packet_t *r = NULL;
+    uint32_t epoch = 0, new_epoch = 0;
     uint8_t old[SISP_KEY_SIZE];
     grant_work_t *w = calloc(1, sizeof *w);
     sisp_group_remove_t *q = calloc(1, sizeof *q);
-    sisp_known_t *ks = calloc(SISP_MEMBERS_MAX, sizeof *ks);
+    sisp_key_grant_t *kg = calloc(1, sizeof *kg);
+    sisp_known_t *ks = calloc(SISP_GRANTS_MAX, sizeof *ks);
     sisp_rng_t rng;
-    rc = w && q && ks ? 0 : sisp_client_fail(c, SISP_ENOMEM, "out of memory");
+    if (rc == 0 && !(w && q && kg && ks))
+        rc = sisp_client_fail(c, SISP_ENOMEM, "out of memory");
     if (rc == 0 && !found)
         rc = sisp_client_fail(c, SISP_ENOTFOUND, "%s is not a member of %s", user, group);
     if (rc == 0)
@@ -1148,39 +1188,61 @@ int sisp_cmd_group_remove(sisp_client_t *c, const char *group, const char *user)
         w->keys[0].epoch = epoch + 1;
     /* The new epoch for every remaining member (pending ones too: they get this one), but
      * not for a revoked one, whom the server no longer serves. Looked up afresh: a shell may
-     * have met them before their revocation. */
+     * have met them before their revocation. GROUP_REMOVE carries at most SISP_GRANTS_MAX
+     * grants; KEY_GRANTs carry the rest, and only a member holding the new key may send
+     * them: my own grant goes first. Members not granted yet wait as pending meanwhile. */
     c->n_known = 0;
-    uint32_t n = 0;
-    for (uint32_t i = 0; rc == 0 && i < n_members && n < SISP_GRANTS_MAX; i++) {
-        if (strcmp(members[i], user) == 0)
-            continue;
-        rc = get_user(c, members[i], &ks[n]);
-        if (rc == SISP_EREVOKED) {
-            sisp_client_say(c, "%s is revoked: no key of the new epoch for them", members[i]);
-            rc = 0;
-            continue;
+    size_t next = 0, total = m.n + 1; /* index 0: me; then the others */
+    for (int first = 1; rc == 0 && (first || next < total); first = 0) {
+        uint32_t n = 0;
+        while (rc == 0 && next < total && n < SISP_GRANTS_MAX) {
+            const char *who = next == 0 ? c->user : m.names[next - 1];
+            next++;
+            if ((next > 1 && strcmp(who, c->user) == 0) || strcmp(who, user) == 0)
+                continue;
+            rc = get_user(c, who, &ks[n]);
+            if (rc == SISP_EREVOKED) {
+                sisp_client_say(c, "%s is revoked: no key of the new epoch for them", who);
+                rc = 0;
+                continue;
+            }
+            if (rc == 0)
+                rc = make_grants(c, group, &ks[n], w->keys, 1, &q->grants[n], &w->wrapped[n],
+                                 &w->sig[n]);
+            n++;
         }
-        if (rc == 0)
-            rc = make_grants(c, group, &ks[n], w->keys, 1, &q->grants[n], &w->wrapped[n],
-                             &w->sig[n]);
-        n++;
-    }
-    if (rc == 0) {
-        q->group = sisp_slice_str(group);
-        q->user = sisp_slice_str(user);
-        q->n_grants = n;
-        rc = request(c, SISP_T_GROUP_REMOVE, q, SISP_T_GROUP_RESULT, &r, "GROUP REMOVE");
+        if (rc != 0)
+            break;
+        if (first) {
+            q->group = sisp_slice_str(group);
+            q->user = sisp_slice_str(user);
+            q->n_grants = n;
+            rc = request(c, SISP_T_GROUP_REMOVE, q, SISP_T_GROUP_RESULT, &r, "GROUP REMOVE");
+            if (rc == 0)
+                new_epoch = r->u.group_result.epoch;
+        } else if (n > 0) {
+            kg->group = sisp_slice_str(group);
+            memcpy(kg->grants, q->grants, n * sizeof kg->grants[0]);
+            kg->n_grants = n;
+            rc = request(c, SISP_T_KEY_GRANT, kg, SISP_T_OK, &r, "GROUP REMOVE: granting the rest");
+        }
     }
     if (rc == 0) {
         fprintf(c->out, "removed %s from %s; new posts use epoch %u, which %s cannot open\n", user,
-                group, (unsigned)r->u.group_result.epoch, user);
+                group, (unsigned)new_epoch, user);
         fflush(c->out);
     }
     grant_work_free(w);
     free(q);
+    free(kg);
     free(ks);
-    free(members);
+    sisp_members_free(&m);
     return rc;
+}
+
+static void print_member(void *arg, const char *user, int pending) {
+    sisp_client_t *c = arg;
+    fprintf(c->out, "%s%s\n", user, pending ? " (pending: awaiting keys)" : "");
 }
 
 int sisp_cmd_group_list(sisp_client_t *c, const char *group) {
@@ -1190,28 +1252,23 @@ int sisp_cmd_group_list(sisp_client_t *c, const char *group) {
     if (group != NULL && sisp_check_groupname(group, strlen(group)) != 0)
         return sisp_client_fail(c, SISP_EGROUPNAME, "'%s': %s", group,
                                 sisp_strerror(SISP_EGROUPNAME));
-    sisp_group_list_t q = {sisp_slice_str(group)};
+    if (group != NULL) {
+        rc = each_member(c, group, "GROUP LIST", print_member, c);
+        fflush(c->out);
+        return rc;
+    }
+    sisp_group_list_t q = {SISP_SLICE_NULL, SISP_SLICE_NULL};
     const sisp_packet_t *r;
     rc = request(c, SISP_T_GROUP_LIST, &q, SISP_T_GROUP_LIST_RESULT, &r, "GROUP LIST");
     if (rc != 0)
         return rc;
     const sisp_group_list_result_t *l = &r->u.group_list_result;
-    if (group == NULL) {
-        fprintf(c->out, "%-32s %6s %8s  %s\n", "GROUP", "EPOCH", "MEMBERS", "OWNER");
-        for (uint32_t i = 0; i < l->n_groups; i++)
-            fprintf(c->out, "%-32.*s %6u %8u  %.*s\n", (int)l->groups[i].group.len,
-                    (const char *)l->groups[i].group.ptr, (unsigned)l->groups[i].epoch,
-                    (unsigned)l->groups[i].members, (int)l->groups[i].owner.len,
-                    (const char *)l->groups[i].owner.ptr);
-    } else {
-        for (uint32_t i = 0; i < l->n_members; i++) {
-            int pending = 0;
-            for (uint32_t j = 0; j < l->n_pending; j++)
-                pending |= sisp_slice_eq(l->members[i], l->pending[j]);
-            fprintf(c->out, "%.*s%s\n", (int)l->members[i].len, (const char *)l->members[i].ptr,
-                    pending ? " (pending: awaiting keys)" : "");
-        }
-    }
+    fprintf(c->out, "%-32s %6s %8s  %s\n", "GROUP", "EPOCH", "MEMBERS", "OWNER");
+    for (uint32_t i = 0; i < l->n_groups; i++)
+        fprintf(c->out, "%-32.*s %6u %8u  %.*s\n", (int)l->groups[i].group.len,
+                (const char *)l->groups[i].group.ptr, (unsigned)l->groups[i].epoch,
+                (unsigned)l->groups[i].members, (int)l->groups[i].owner.len,
+                (const char *)l->groups[i].owner.ptr);
     fflush(c->out);
     return 0;
 }
@@ -1316,7 +1373,7 @@ int sisp__client_image_args(sisp_client_t *c, const char *name, const char **gro
 }
 
 int sisp__client_in_group(sisp_client_t *c, const char *group) {
-    sisp_group_list_t q = {sisp_slice_str(NULL)}; /* my groups */
+    sisp_group_list_t q = {SISP_SLICE_NULL, SISP_SLICE_NULL}; /* my groups */
     const sisp_packet_t *r;
     if (c->conn == NULL)
         return SISP_EINVAL;

@@ -2,6 +2,9 @@
 #include <sisp/names.h>
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int is_lower_name_char(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -90,4 +93,40 @@ int sisp_check_text(const char *s, size_t len) {
         i += n + 1;
     }
     return 0;
+}
+
+/* ---- lists of user names ---- */
+
+void sisp_members_add(void *members, const char *user, int pending) {
+    sisp_members_t *m = members;
+    (void)pending;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        void *p = realloc(m->names, cap * sizeof *m->names);
+        if (p == NULL) {
+            m->failed = 1;
+            return;
+        }
+        m->names = p;
+        m->cap = cap;
+    }
+    snprintf(m->names[m->n++], SISP_USERNAME_MAX + 1, "%s", user);
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(a, b);
+}
+
+void sisp_members_sort(sisp_members_t *m) {
+    if (m->n > 1)
+        qsort(m->names, m->n, sizeof *m->names, cmp_name);
+}
+
+int sisp_members_has(const sisp_members_t *m, const char *user) {
+    return m->n > 0 && bsearch(user, m->names, m->n, sizeof *m->names, cmp_name) != NULL;
+}
+
+void sisp_members_free(sisp_members_t *m) {
+    free(m->names);
+    memset(m, 0, sizeof *m);
 }

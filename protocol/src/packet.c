@@ -216,10 +216,15 @@ static const sisp_field_desc_t fields_group_remove[] = {
 };
 SCHEMA(group_remove, sisp_group_remove_t, NULL);
 
+static int validate_group_list(const void *v) {
+    const sisp_group_list_t *g = v;
+    return (g->after.len > 0 && g->group.len == 0) ? SISP_EMISSING : 0;
+}
 static const sisp_field_desc_t fields_group_list[] = {
     TEXT(sisp_group_list_t, 1, OPT, NAME_GROUP, group, 0, 0),
+    TEXT(sisp_group_list_t, 2, OPT, NAME_USER, after, 0, 0),
 };
-SCHEMA(group_list, sisp_group_list_t, NULL);
+SCHEMA(group_list, sisp_group_list_t, validate_group_list);
 
 static const sisp_field_desc_t fields_group_result[] = {
     TEXT(sisp_group_result_t, 1, REQ, NAME_GROUP, group, 0, 0),
@@ -241,6 +246,7 @@ static const sisp_field_desc_t fields_group_list_result[] = {
         &schema_group_info),
     REP(sisp_group_list_result_t, 2, SISP_W_TEXT, OPT, NAME_USER, members, n_members, 0, 0, NULL),
     REP(sisp_group_list_result_t, 3, SISP_W_TEXT, OPT, NAME_USER, pending, n_pending, 0, 0, NULL),
+    U8(sisp_group_list_result_t, 4, OPT, more, 0, 1),
 };
 SCHEMA(group_list_result, sisp_group_list_result_t, NULL);
 

@@ -120,8 +120,9 @@ static void requests(seed_t *s) {
     sisp_list_t all = {0, SISP_SLICE_NULL, 0};
     sisp_list_t page = {0, sisp_slice_str("all"), 1};
     sisp_user_cert_t uc = {sisp_slice_str("bob")};
-    sisp_group_list_t mine = {SISP_SLICE_NULL};
-    sisp_group_list_t members = {sisp_slice_str("all")};
+    sisp_group_list_t mine = {SISP_SLICE_NULL, SISP_SLICE_NULL};
+    sisp_group_list_t members = {sisp_slice_str("all"), SISP_SLICE_NULL};
+    sisp_group_list_t members_after = {sisp_slice_str("all"), sisp_slice_str("alice")};
     sisp_key_fetch_t kf = {sisp_slice_str("all"), 0};
     sisp_key_fetch_t kf_family = {sisp_slice_str("family"), 1};
     sisp_ping_t ping = {42};
@@ -131,6 +132,7 @@ static void requests(seed_t *s) {
     add(s, SISP_T_USER_CERT, 7, &uc);
     add(s, SISP_T_GROUP_LIST, 9, &mine);
     add(s, SISP_T_GROUP_LIST, 11, &members);
+    add(s, SISP_T_GROUP_LIST, 25, &members_after);
     add(s, SISP_T_KEY_FETCH, 13, &kf);
     add(s, SISP_T_KEY_FETCH, 15, &kf_family);
     add(s, SISP_T_PING, 0, &ping);
@@ -178,7 +180,7 @@ static void groups(seed_t *s, const tenv_world_t *w, int zero_sig) {
         for (size_t i = 0; i < 5; i++)
             memset(gb[i].sig, 0, sizeof gb[i].sig);
     sisp_key_fetch_t kf = {sisp_slice_str("trip"), 0};
-    sisp_group_list_t gl = {sisp_slice_str("trip")};
+    sisp_group_list_t gl = {sisp_slice_str("trip"), SISP_SLICE_NULL};
     add(s, SISP_T_GROUP_CREATE, 1, &gc);
     add(s, SISP_T_GROUP_ADD, 3, &ga);
     add(s, SISP_T_KEY_FETCH, 5, &kf);

@@ -27,4 +27,17 @@ int sisp_check_imagename(const char *s, size_t len); /* SISP_EIMAGENAME */
 int sisp_check_invite(const char *s, size_t len);    /* SISP_EINVITECODE */
 int sisp_check_text(const char *s, size_t len);      /* SISP_EUTF8 */
 
+/* A growable list of user names, e.g. a group's members. Zero-initialise; `failed`: a name
+ * could not be kept (out of memory). */
+typedef struct {
+    char (*names)[SISP_USERNAME_MAX + 1];
+    size_t n, cap;
+    int failed;
+} sisp_members_t;
+/* Appends user; the signature of a member-listing callback (pending is ignored). */
+void sisp_members_add(void *members, const char *user, int pending);
+int sisp_members_has(const sisp_members_t *m, const char *user); /* after sisp_members_sort */
+void sisp_members_sort(sisp_members_t *m);
+void sisp_members_free(sisp_members_t *m); /* and empties it for reuse */
+
 #endif

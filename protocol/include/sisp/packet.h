@@ -283,6 +283,7 @@ typedef struct {
 
 typedef struct {
     sisp_slice_t group; /* 1    absent: my groups; present: that group's members */
+    sisp_slice_t after; /* 2    with group: only members whose names sort after this one */
 } sisp_group_list_t;
 
 typedef struct {
@@ -306,6 +307,7 @@ typedef struct {
     sisp_slice_t
         pending[SISP_MEMBERS_MAX]; /* 3    repeated: the members among them awaiting keys */
     uint32_t n_pending;
+    uint8_t more; /* 4    1: more members follow (ask again with after = the last one) */
 } sisp_group_list_result_t;
 
 typedef struct {
